@@ -1,0 +1,20 @@
+"""The two ways processing can fail, and the codes clients see.
+
+`Rejected` means the input itself is bad: the media ends REJECTED and the job
+is never retried. Any other exception is treated as transient (storage,
+network, a killed process) and retried with backoff until attempts run out.
+"""
+
+
+class Rejected(Exception):
+    """The upload is unacceptable; `code` is one of the contract's error codes."""
+
+    def __init__(self, code: str, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.detail = detail  # full technical text, for moderators only
+
+
+class ScanUnavailable(Exception):
+    """clamd did not answer: the media must wait, never pass unscanned."""
