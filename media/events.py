@@ -1,0 +1,52 @@
+"""Progress events, sent to the owner's Channels group (delivered by the WebSocket consumer)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from media import storage
+from media.models import Media, Status
+
+log = logging.getLogger(__name__)
+
+
+def group_name(user_id: int) -> str:
+    return f"media.user.{user_id}"
+
+
+def event_for(media: Media, **extra: Any) -> dict[str, Any]:
+    """The contract's event for a media's current state; `extra` adds fields such as queue position."""
+    thumbnail_url = None
+    if media.status == Status.READY and media.thumbnail_key:
+        thumbnail_url = storage.presigned_get(media.thumbnail_key)
+    event: dict[str, Any] = {
+        "event": f"progress:{media.id}",
+        "id": str(media.id),
+        "kind": media.kind,
+        "status": media.status,
+        "progress": media.progress,
+        "stage": media.stage,
+        "thumbnail_url": thumbnail_url,
+    }
+    if media.status in (Status.REJECTED, Status.FAILED) and media.error:
+        event["error"] = media.error
+    event.update(extra)
+    return event
+
+
+def publish(media: Media, **extra: Any) -> None:
+    """Send the media's event to its owner. Never raises: a lost event must not undo a state change,
+    and a client that reconnects reads the current state anyway."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            group_name(media.owner_id), {"type": "media.event", "event": event_for(media, **extra)}
+        )
+    except Exception:
+        log.warning("could not publish the event of media %s", media.id, exc_info=True)

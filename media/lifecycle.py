@@ -1,0 +1,144 @@
+"""Every change of a media's status happens here, as a conditional update.
+
+`filter(pk=..., status__in=sources).update(...)` is the guard: of two confirms,
+two workers or a worker and a moderator racing on one row, exactly one update
+matches and wins; the others change nothing and learn it from the return value.
+The winner publishes the event once the change is committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from media import events
+from media.models import Media, Status
+
+# The allowed moves: PENDING -> PROCESSING -> READY, with the exits of the contract.
+ALLOWED: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.PROCESSING, Status.REJECTED, Status.EXPIRED}),
+    Status.PROCESSING: frozenset({Status.READY, Status.REJECTED, Status.FAILED}),
+    Status.FAILED: frozenset({Status.PROCESSING}),  # an operator's retry
+    Status.READY: frozenset(),
+    Status.REJECTED: frozenset(),
+    Status.EXPIRED: frozenset(),
+}
+
+
+class TransitionNotAllowed(Exception):
+    """A caller asked for a move the lifecycle never allows: a bug, not a race."""
+
+
+def sources_of(target: Status) -> frozenset[Status]:
+    return frozenset(s for s, targets in ALLOWED.items() if target in targets)
+
+
+def transition(
+    media_id: uuid.UUID | str,
+    *,
+    to: Status,
+    sources: Iterable[Status] | None = None,
+    **fields: Any,
+) -> Media | None:
+    """Move the media to `to` if it is in one of `sources` (default: every allowed source).
+
+    Returns the updated row when this call won, None when the row was not in a
+    source state (someone else got there first, or it is gone).
+    """
+    allowed = sources_of(to)
+    wanted = frozenset(sources) if sources is not None else allowed
+    if not wanted or not wanted <= allowed:
+        raise TransitionNotAllowed(f"{sorted(wanted - allowed) or 'nothing'} -> {to} is not a lifecycle move")
+    now = timezone.now()
+    if to in (Status.READY, Status.REJECTED, Status.FAILED, Status.EXPIRED):
+        fields.setdefault("finished_at", now)
+    if to == Status.READY:
+        fields.update(progress=100, stage="done", error_code="", error_message="", error_detail="")
+    won = Media.objects.filter(pk=media_id, status__in=wanted).update(status=to, updated_at=now, **fields)
+    if not won:
+        return None
+    media = Media.objects.select_related(None).get(pk=media_id)
+    transaction.on_commit(lambda: events.publish(media))
+    return media
+
+
+def start_processing(media_id: uuid.UUID | str, *, sources: Iterable[Status] = (Status.PENDING,)) -> Media | None:
+    """Claim the media for processing (confirm, or an operator's retry of a FAILED one)."""
+    now = timezone.now()
+    return transition(
+        media_id,
+        to=Status.PROCESSING,
+        sources=sources,
+        progress=0,
+        stage="queued",
+        confirmed_at=now,
+        error_code="",
+        error_message="",
+        error_detail="",
+        finished_at=None,
+    )
+
+
+def mark_ready(media_id: uuid.UUID | str, **fields: Any) -> Media | None:
+    return transition(media_id, to=Status.READY, **fields)
+
+
+def mark_rejected(
+    media_id: uuid.UUID | str, *, code: str, message: str, detail: str = "", **fields: Any
+) -> Media | None:
+    return transition(
+        media_id,
+        to=Status.REJECTED,
+        error_code=code,
+        error_message=message[:500],
+        error_detail=detail,
+        **fields,
+    )
+
+
+def mark_failed(media_id: uuid.UUID | str, *, code: str, message: str, detail: str = "") -> Media | None:
+    return transition(
+        media_id, to=Status.FAILED, error_code=code, error_message=message[:500], error_detail=detail
+    )
+
+
+def mark_expired(media_id: uuid.UUID | str) -> Media | None:
+    return transition(
+        media_id,
+        to=Status.EXPIRED,
+        error_code="upload_missing",
+        error_message="The file was not uploaded and confirmed in time.",
+    )
+
+
+def begin_attempt(media_id: uuid.UUID | str) -> Media | None:
+    """A worker starts a run: count it. Returns None when the media is no longer PROCESSING,
+    so a stale or duplicate job does nothing."""
+    won = Media.objects.filter(pk=media_id, status=Status.PROCESSING).update(
+        attempts=F("attempts") + 1, processing_started_at=timezone.now(), updated_at=timezone.now()
+    )
+    return Media.objects.get(pk=media_id) if won else None
+
+
+def set_progress(media_id: uuid.UUID | str, progress: int, stage: str, **extra: Any) -> bool:
+    """Record a step of a PROCESSING media; progress never goes down. Returns False if it is not PROCESSING."""
+    progress = max(0, min(99, int(progress)))  # 100 belongs to READY
+    won = Media.objects.filter(pk=media_id, status=Status.PROCESSING, progress__lte=progress).update(
+        progress=progress, stage=stage, updated_at=timezone.now()
+    )
+    if won:
+        media = Media.objects.get(pk=media_id)
+        transaction.on_commit(lambda: events.publish(media, **extra))
+    return bool(won)
+
+
+def note_problem(media_id: uuid.UUID | str, *, code: str, message: str) -> None:
+    """Record a non-final problem (upload not there yet, scanner down) without changing the status."""
+    Media.objects.filter(pk=media_id, status__in=(Status.PENDING, Status.PROCESSING)).update(
+        error_code=code, error_message=message[:500], updated_at=timezone.now()
+    )

@@ -1,0 +1,88 @@
+"""The Media row: one upload, from the presigned PUT to its renditions."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Kind(models.TextChoices):
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+
+
+class Status(models.TextChoices):
+    PENDING = "PENDING"  # row created, waiting for the client's PUT and confirm
+    PROCESSING = "PROCESSING"  # confirmed; being validated and rendered
+    READY = "READY"
+    REJECTED = "REJECTED"  # the input is bad: final, never retried
+    FAILED = "FAILED"  # processing broke after all retries: an operator can retry
+    EXPIRED = "EXPIRED"  # never uploaded or confirmed in time
+
+
+TERMINAL = frozenset({Status.READY, Status.REJECTED, Status.EXPIRED})
+
+
+class Media(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="media")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    stage = models.CharField(max_length=32, blank=True, default="")
+
+    filename = models.CharField(max_length=255, help_text="As the client named it; display only.")
+    content_type = models.CharField(max_length=127, help_text="Declared by the client.")
+    detected_type = models.CharField(max_length=127, blank=True, default="", help_text="Sniffed from the bytes.")
+    size = models.PositiveBigIntegerField(help_text="Declared size in bytes, signed into the upload URL.")
+    checksum_sha256 = models.CharField(max_length=64, blank=True, default="")
+
+    # Storage keys of every output; empty until that output exists.
+    original_key = models.CharField(max_length=255, blank=True, default="")
+    thumbnail_key = models.CharField(max_length=255, blank=True, default="")
+    optimized_key = models.CharField(max_length=255, blank=True, default="")
+    hls_key = models.CharField(max_length=255, blank=True, default="")
+    quarantine_key = models.CharField(max_length=255, blank=True, default="")
+
+    metadata = models.JSONField(default=dict, blank=True)
+    error_code = models.CharField(max_length=32, blank=True, default="")
+    error_message = models.CharField(max_length=500, blank=True, default="")
+    error_detail = models.TextField(blank=True, default="", help_text="Full technical text, for moderators.")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Processing runs started.")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    processing_started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "media"
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["status", "updated_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.kind}, {self.status})"
+
+    @property
+    def temp_key(self) -> str:
+        return f"temp/{self.id}"
+
+    @property
+    def permanent_prefix(self) -> str:
+        return f"permanent/{self.id}/"
+
+    @property
+    def error(self) -> dict[str, str] | None:
+        if not self.error_code:
+            return None
+        return {"code": self.error_code, "message": self.error_message}
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL

@@ -1,0 +1,178 @@
+"""The one seam to object storage. Nothing else in the project imports boto3.
+
+Built on django-storages' S3Storage, which reads the AWS_* settings. Two
+instances: one talks to the store from the server (internal endpoint), the
+other only signs URLs for clients, with the endpoint they can reach
+(S3_PUBLIC_ENDPOINT_URL), or builds CDN URLs when CDN_DOMAIN is set.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from django.conf import settings
+from django.utils import timezone
+from storages.backends.s3 import S3Storage
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    content_type: str
+
+
+@lru_cache(maxsize=8)
+def _storage(bucket: str, endpoint: str | None, public: bool) -> S3Storage:
+    config = Config(
+        s3={"addressing_style": settings.AWS_S3_ADDRESSING_STYLE},
+        signature_version="s3v4",
+        connect_timeout=5,
+        read_timeout=60,
+        retries={"mode": "standard", "max_attempts": 3},
+    )
+    return S3Storage(
+        bucket_name=bucket,
+        endpoint_url=endpoint,
+        client_config=config,
+        custom_domain=settings.AWS_S3_CUSTOM_DOMAIN if public else None,
+    )
+
+
+def _ops() -> S3Storage:
+    return _storage(settings.AWS_STORAGE_BUCKET_NAME, settings.AWS_S3_ENDPOINT_URL, False)
+
+
+def _public() -> S3Storage:
+    return _storage(settings.AWS_STORAGE_BUCKET_NAME, settings.S3_PUBLIC_ENDPOINT_URL, True)
+
+
+def client() -> Any:
+    """The boto3 client, for the few callers (tests, devstack) that need raw calls."""
+    return _ops().connection.meta.client
+
+
+def bucket_name() -> str:
+    return settings.AWS_STORAGE_BUCKET_NAME
+
+
+def presigned_put(
+    key: str, *, content_type: str, size: int, checksum_sha256: str = ""
+) -> dict[str, Any]:
+    """A PUT URL signed for exactly this Content-Type and Content-Length (and checksum, if given).
+
+    The store refuses any other length, type or (with a checksum) other bytes, so
+    what lands under the key is what the client declared.
+    """
+    params: dict[str, Any] = {
+        "Bucket": bucket_name(),
+        "Key": key,
+        "ContentType": content_type,
+        "ContentLength": size,
+    }
+    headers = {"Content-Type": content_type}
+    if checksum_sha256:
+        b64 = base64.b64encode(bytes.fromhex(checksum_sha256)).decode()
+        params["ChecksumSHA256"] = b64
+        headers["x-amz-checksum-sha256"] = b64
+    expiry = settings.UPLOAD_URL_EXPIRY
+    signer = _storage(bucket_name(), settings.S3_PUBLIC_ENDPOINT_URL, False)  # never a CDN for writes
+    url = signer.connection.meta.client.generate_presigned_url(
+        "put_object", Params=params, ExpiresIn=expiry, HttpMethod="PUT"
+    )
+    expires_at: datetime = timezone.now() + timedelta(seconds=expiry)
+    return {"method": "PUT", "url": url, "headers": headers, "expires_at": expires_at}
+
+
+def presigned_get(key: str, *, download_name: str = "", expire: int | None = None) -> str:
+    """A read URL for a client: presigned, or on the CDN when one is configured."""
+    params = {}
+    if download_name:
+        quoted = download_name.replace("\\", "_").replace('"', "_")
+        params["ResponseContentDisposition"] = f'inline; filename="{quoted}"'
+    return _public().url(key, parameters=params or None, expire=expire)
+
+
+def head(key: str) -> ObjectInfo | None:
+    """Size and type of an object, or None when it does not exist."""
+    try:
+        answer = client().head_object(Bucket=bucket_name(), Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+    return ObjectInfo(size=answer["ContentLength"], content_type=answer.get("ContentType", ""))
+
+
+def download(key: str, fileobj: IO[bytes]) -> None:
+    """Stream an object into an open binary file (multipart, never whole in memory)."""
+    client().download_fileobj(bucket_name(), key, fileobj)
+
+
+def upload(
+    source: Path | IO[bytes], key: str, *, content_type: str, cache_control: str | None = None
+) -> None:
+    extra = {"ContentType": content_type}
+    if cache_control:
+        extra["CacheControl"] = cache_control
+    if isinstance(source, Path):
+        client().upload_file(str(source), bucket_name(), key, ExtraArgs=extra)
+    else:
+        client().upload_fileobj(source, bucket_name(), key, ExtraArgs=extra)
+
+
+def copy(source_key: str, dest_key: str, *, content_type: str | None = None) -> None:
+    """Server-side copy (multipart for big objects), optionally setting a new Content-Type."""
+    extra: dict[str, str] = {}
+    if content_type:
+        extra = {"ContentType": content_type, "MetadataDirective": "REPLACE"}
+    client().copy({"Bucket": bucket_name(), "Key": source_key}, bucket_name(), dest_key, ExtraArgs=extra)
+
+
+def read(key: str) -> bytes:
+    """A small object's bytes (playlists); use download() for media."""
+    return client().get_object(Bucket=bucket_name(), Key=key)["Body"].read()
+
+
+def list_keys(prefix: str) -> list[str]:
+    paginator = client().get_paginator("list_objects_v2")
+    keys: list[str] = []
+    for page in paginator.paginate(Bucket=bucket_name(), Prefix=prefix):
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+def delete(keys: Iterable[str]) -> None:
+    """Delete objects; a key that is already gone is not an error."""
+    batch = [{"Key": k} for k in keys if k]
+    for start in range(0, len(batch), 1000):
+        answer = client().delete_objects(
+            Bucket=bucket_name(), Delete={"Objects": batch[start : start + 1000], "Quiet": True}
+        )
+        if answer.get("Errors"):
+            raise RuntimeError(f"could not delete {answer['Errors'][:3]}")
+
+
+def delete_prefix(prefix: str) -> None:
+    if not prefix.endswith("/"):
+        raise ValueError("prefix must end with '/' so it cannot match a sibling's keys")
+    delete(list_keys(prefix))
+
+
+def ensure_bucket() -> None:
+    try:
+        client().head_bucket(Bucket=bucket_name())
+    except ClientError:
+        client().create_bucket(Bucket=bucket_name())
+
+
+def ping() -> None:
+    """Raises when the store or the bucket does not answer."""
+    client().head_bucket(Bucket=bucket_name())

@@ -1,0 +1,279 @@
+"""The local stack for development and tests: Redis, SeaweedFS (S3) and clamd.
+
+Each service is started only when nothing answers on its address, with its
+data, log and pid file under `.run/`, and stopped again by whoever started it:
+`make run` on Ctrl-C, the test session at its end. A service that was already
+answering (the machine's Redis, a stack another shell started) is used as it
+is and never stopped.
+
+    python -m mediahub.devstack up      # start what is missing, then wait
+    python -m mediahub.devstack run     # up, migrate, then web + workers + scheduler until Ctrl-C
+    python -m mediahub.devstack down    # stop what `.run/*.pid` says this project started
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+RUN_DIR = BASE_DIR / ".run"
+SIGNATURES_DIR = BASE_DIR / "ops" / "clamav"
+
+
+def _answers(host: str, port: int, probe: bytes = b"", expect: bytes = b"") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1) as sock:
+            if not probe:
+                return True
+            sock.sendall(probe)
+            sock.settimeout(2)
+            return sock.recv(64).startswith(expect)
+    except OSError:
+        return False
+
+
+@dataclass
+class Service:
+    name: str
+    host: str
+    port: int
+    ready: Callable[[], bool]
+    command: Callable[[Path], list[str]]
+    env: dict[str, str] = field(default_factory=dict)
+    start_timeout: float = 60.0
+
+    @property
+    def pid_file(self) -> Path:
+        return RUN_DIR / f"{self.name}.pid"
+
+    def start(self) -> int:
+        """Start the service in its own process group and wait until it answers."""
+        workdir = RUN_DIR / self.name
+        workdir.mkdir(parents=True, exist_ok=True)
+        log = open(RUN_DIR / f"{self.name}.log", "ab")  # noqa: SIM115 - the child keeps it
+        proc = subprocess.Popen(
+            self.command(workdir),
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env},
+            start_new_session=True,
+        )
+        self.pid_file.write_text(str(proc.pid))
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {proc.returncode}; see {RUN_DIR / self.name}.log")
+            if self.ready():
+                return proc.pid
+            time.sleep(0.3)
+        stop_pid(proc.pid)
+        raise RuntimeError(f"{self.name} did not answer on {self.host}:{self.port} within {self.start_timeout}s")
+
+
+def _redis(url: str) -> Service:
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
+    return Service(
+        name="redis",
+        host=host,
+        port=port,
+        ready=lambda: _answers(host, port, b"PING\r\n", b"+PONG"),
+        command=lambda d: [
+            "redis-server", "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no",
+            "--dir", str(d),
+        ],
+    )
+
+
+def _seaweedfs(endpoint: str, bucket: str, access_key: str, secret_key: str) -> Service:
+    parsed = urlparse(endpoint)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 8333
+
+    def ready() -> bool:
+        if not _answers(host, port):
+            return False
+        from media import storage  # needs Django settings; only imported once the port answers
+
+        try:
+            storage.ensure_bucket()
+            return True
+        except Exception:
+            return False
+
+    weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    return Service(
+        name="seaweedfs",
+        host=host,
+        port=port,
+        ready=ready,
+        command=lambda d: [
+            weed, "mini", f"-dir={d}", f"-ip={host}", f"-ip.bind={host}", f"-s3.port={port}",
+            f"-bucket={bucket}", "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0",
+            "-s3.port.lance=0", "-master.telemetry=false",
+        ],
+        # SeaweedFS creates its one S3 identity from these, so presigned URLs are really verified.
+        env={"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key},
+        start_timeout=90,
+    )
+
+
+def _clamd(host: str, port: int) -> Service:
+    def command(workdir: Path) -> list[str]:
+        conf = workdir / "clamd.conf"
+        conf.write_text(
+            "\n".join(
+                [
+                    f"TCPSocket {port}",
+                    f"TCPAddr {host}",
+                    f"DatabaseDirectory {SIGNATURES_DIR}",
+                    "Foreground yes",
+                    f"LogFile {workdir / 'clamd.log'}",
+                    "StreamMaxLength 2000M",
+                    "MaxFileSize 2000M",
+                    "MaxScanSize 4000M",
+                    "ConcurrentDatabaseReload no",
+                    "",
+                ]
+            )
+        )
+        return [shutil.which("clamd") or "/usr/sbin/clamd", f"--config-file={conf}"]
+
+    return Service(
+        name="clamd",
+        host=host,
+        port=port,
+        ready=lambda: _answers(host, port, b"zPING\0", b"PONG"),
+        command=command,
+    )
+
+
+def services() -> list[Service]:
+    from django.conf import settings
+
+    found = [_redis(settings.REDIS_URL)]
+    if settings.AWS_S3_ENDPOINT_URL:
+        found.append(
+            _seaweedfs(
+                settings.AWS_S3_ENDPOINT_URL,
+                settings.AWS_STORAGE_BUCKET_NAME,
+                settings.AWS_ACCESS_KEY_ID,
+                settings.AWS_SECRET_ACCESS_KEY,
+            )
+        )
+    found.append(_clamd(settings.CLAMD_HOST, settings.CLAMD_PORT))
+    return found
+
+
+def up(log: Callable[[str], None] = print) -> list[int]:
+    """Start every service that does not answer yet; returns the pids this call started."""
+    RUN_DIR.mkdir(exist_ok=True)
+    started = []
+    for service in services():
+        if service.ready():
+            log(f"{service.name}: answering on {service.host}:{service.port}, using it")
+            continue
+        if service.host not in ("127.0.0.1", "localhost", "::1"):
+            raise RuntimeError(f"{service.name} at {service.host}:{service.port} does not answer")
+        log(f"{service.name}: starting on {service.host}:{service.port} (log: .run/{service.name}.log)")
+        started.append(service.start())
+    return started
+
+
+def stop_pid(pid: int, timeout: float = 10.0) -> None:
+    """Stop a process group we started: SIGTERM, then SIGKILL if it lingers."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+
+
+def stop(pids: list[int]) -> None:
+    for pid in pids:
+        stop_pid(pid)
+    for pid_file in RUN_DIR.glob("*.pid"):
+        if pid_file.read_text().strip() in {str(p) for p in pids}:
+            pid_file.unlink()
+
+
+def down() -> None:
+    """Stop whatever the pid files say this project started (after a crash, say)."""
+    stop([int(p.read_text()) for p in RUN_DIR.glob("*.pid") if p.read_text().strip().isdigit()])
+
+
+def run() -> int:
+    """`make run`: the local services, migrations, then web, workers and scheduler until Ctrl-C."""
+    from django.conf import settings
+    from django.core.management import call_command
+    from honcho.manager import Manager
+
+    started = up()
+    try:
+        call_command("migrate", interactive=False, verbosity=1)
+        call_command("ensure_dev_user")
+        python = sys.executable
+        port = os.environ.get("PORT", "8000")
+        manager = Manager()
+        manager.add_process(
+            "web", f"{python} -m uvicorn mediahub.asgi:application --host 127.0.0.1 --port {port}"
+        )
+        # One worker serves images only, so long videos never starve them; the other takes
+        # images first, then videos, then inline retries and maintenance.
+        manager.add_process("images", f"{python} manage.py rqworker images --with-scheduler")
+        manager.add_process("worker", f"{python} manage.py rqworker images videos default --with-scheduler")
+        manager.add_process("scheduler", f"{python} manage.py rqcron processing.cron")
+        print(f"mediahub on http://127.0.0.1:{port}/  (API docs: /api/docs/, admin: /admin/); Ctrl-C stops all")
+        if settings.DEBUG:
+            print("development mode: DEBUG is on; set MEDIAHUB_ENV=production for a real deployment")
+        manager.loop()
+        return manager.returncode or 0
+    finally:
+        stop(started)
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediahub.settings")
+    import django
+
+    django.setup()
+    command = sys.argv[1] if len(sys.argv) > 1 else "run"
+    if command == "up":
+        started = up()
+        print("stack is up; Ctrl-C stops what this command started")
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop(started)
+        return 0
+    if command == "down":
+        down()
+        return 0
+    if command == "run":
+        return run()
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""Settings, all read from the environment here and nowhere else.
+
+Every variable has a default that works on a developer machine with the local
+stack (`make run`); production sets the ones marked "production" in README.md.
+With MEDIAHUB_ENV=production, DEBUG defaults to off and a missing SECRET_KEY
+fails at start with its name.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"  # local files (SQLite, spooled downloads); never inside a package
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+PRODUCTION = env.str("MEDIAHUB_ENV", default="development") == "production"
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+SECRET_KEY = env.str("SECRET_KEY", default=environ.Env.NOTSET if PRODUCTION else "dev-only-insecure-key")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_rq",
+    "channels",
+    "media",
+    "processing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mediahub.urls"
+ASGI_APPLICATION = "mediahub.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite for development; PostgreSQL (or anything dj-database-url knows) when DATABASE_URL is set.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step in development
+LOGIN_URL = "/admin/login/"
+
+# --- Redis: the job queues and the WebSocket channel layer -------------------
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="mediahub")},
+    }
+}
+
+JOB_TIMEOUT_IMAGE = env.int("JOB_TIMEOUT_IMAGE", default=120)  # seconds
+JOB_TIMEOUT_VIDEO = env.int("JOB_TIMEOUT_VIDEO", default=1800)
+JOB_TIMEOUT_INLINE = env.int("JOB_TIMEOUT_INLINE", default=300)
+JOB_MAX_RETRIES = env.int("JOB_MAX_RETRIES", default=3)
+JOB_RETRY_INTERVALS = env.list("JOB_RETRY_INTERVALS", cast=int, default=[10, 60, 300])  # exponential backoff
+JOB_RESULT_TTL = env.int("JOB_RESULT_TTL", default=7 * 24 * 3600)  # completed job records: 7 days
+JOB_FAILURE_TTL = env.int("JOB_FAILURE_TTL", default=30 * 24 * 3600)  # failed job records: 30 days
+
+# images before videos: a worker lists queues in priority order; `default` runs inline-path retries
+RQ_QUEUES = {
+    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": timeout, "DEFAULT_RESULT_TTL": JOB_RESULT_TTL}
+    for name, timeout in (
+        ("images", JOB_TIMEOUT_IMAGE),
+        ("videos", JOB_TIMEOUT_VIDEO),
+        ("default", JOB_TIMEOUT_INLINE),
+    )
+}
+RQ = {"COMMIT_MODE": "on_db_commit"}  # jobs are enqueued only once the row they read is committed
+
+# --- Object storage (any S3 API) -----------------------------------------------
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="mediahub-dev")
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="mediahub-dev-secret")
+AWS_STORAGE_BUCKET_NAME = env.str("S3_BUCKET", default="mediahub")
+AWS_S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default="http://127.0.0.1:8333") or None
+# Presigned URLs must name a host the client can reach, which may differ from the server's own.
+S3_PUBLIC_ENDPOINT_URL = env.str("S3_PUBLIC_ENDPOINT_URL", default="") or AWS_S3_ENDPOINT_URL
+AWS_S3_REGION_NAME = env.str("S3_REGION", default="us-east-1")
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+AWS_S3_ADDRESSING_STYLE = env.str("S3_ADDRESSING_STYLE", default="path")
+AWS_S3_CUSTOM_DOMAIN = env.str("CDN_DOMAIN", default="") or None  # serve reads from a CDN when set
+AWS_QUERYSTRING_EXPIRE = env.int("DOWNLOAD_URL_EXPIRY", default=3600)
+AWS_DEFAULT_ACL = None
+UPLOAD_URL_EXPIRY = env.int("UPLOAD_URL_EXPIRY", default=900)  # seconds a presigned PUT stays valid
+RENDITION_CACHE_CONTROL = env.str("RENDITION_CACHE_CONTROL", default="private, max-age=31536000, immutable")
+
+STORAGES = {
+    "default": {"BACKEND": "storages.backends.s3.S3Storage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# HEAD of the uploaded object after confirm, retried with backoff (eventual consistency).
+CONFIRM_HEAD_ATTEMPTS = env.int("CONFIRM_HEAD_ATTEMPTS", default=5)
+CONFIRM_HEAD_MAX_WAIT = env.float("CONFIRM_HEAD_MAX_WAIT", default=3.0)  # seconds, in total
+
+# --- Virus scanning and media tools ------------------------------------------
+CLAMD_HOST = env.str("CLAMD_HOST", default="127.0.0.1")
+CLAMD_PORT = env.int("CLAMD_PORT", default=3310)
+CLAMD_TIMEOUT = env.float("CLAMD_TIMEOUT", default=60.0)
+FFMPEG_BIN = env.str("FFMPEG_BIN", default="ffmpeg")
+FFPROBE_BIN = env.str("FFPROBE_BIN", default="ffprobe")
+
+# --- What may be uploaded --------------------------------------------------------
+MB = 1024 * 1024
+MEDIA_KINDS = {
+    "image": {
+        "max_size": env.int("MAX_IMAGE_BYTES", default=50 * MB),
+        "types": env.list(
+            "IMAGE_TYPES",
+            default=[
+                "image/jpeg", "image/png", "image/webp", "image/gif", "image/avif",
+                "image/heic", "image/heif", "image/tiff", "image/bmp",
+            ],
+        ),
+    },
+    "video": {
+        "max_size": env.int("MAX_VIDEO_BYTES", default=2048 * MB),
+        "types": env.list(
+            "VIDEO_TYPES", default=["video/mp4", "video/quicktime", "video/webm", "video/x-matroska"]
+        ),
+    },
+    "audio": {
+        "max_size": env.int("MAX_AUDIO_BYTES", default=200 * MB),
+        "types": env.list(
+            "AUDIO_TYPES",
+            default=[
+                "audio/mpeg", "audio/mp4", "audio/aac", "audio/x-m4a", "audio/wav", "audio/x-wav",
+                "audio/flac", "audio/ogg", "audio/opus",
+            ],
+        ),
+    },
+    "document": {
+        "max_size": env.int("MAX_DOCUMENT_BYTES", default=100 * MB),
+        "types": env.list(
+            "DOCUMENT_TYPES",
+            default=[
+                "application/pdf",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                "application/vnd.oasis.opendocument.text",
+                "text/plain",
+            ],
+        ),
+    },
+}
+MAX_FILENAME_LENGTH = 255
+
+# Downloads stay in memory up to this size, then spill to disk under SPOOL_DIR.
+SPOOL_MAX_MEMORY = env.int("SPOOL_MAX_MEMORY", default=100 * MB)
+SPOOL_DIR = env.path("SPOOL_DIR", default=VAR_DIR / "spool")
+
+# Images
+IMAGE_THUMB_SIZE = env.int("IMAGE_THUMB_SIZE", default=150)
+IMAGE_OPTIMIZED_MAX = env.int("IMAGE_OPTIMIZED_MAX", default=2048)
+IMAGE_QUALITY = env.int("IMAGE_QUALITY", default=80)
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=50_000_000)
+
+# Videos
+VIDEO_LADDER = env.list("VIDEO_LADDER", cast=int, default=[480, 720])  # rendition heights
+VIDEO_MAX_DURATION = env.float("VIDEO_MAX_DURATION", default=3600.0)  # seconds
+VIDEO_MAX_HEIGHT = env.int("VIDEO_MAX_HEIGHT", default=4320)
+VIDEO_MAX_WIDTH = env.int("VIDEO_MAX_WIDTH", default=7680)
+VIDEO_MAX_FPS = env.float("VIDEO_MAX_FPS", default=120.0)
+
+# Unconfirmed uploads expire after this long; terminal media can be purged by retention.
+PENDING_TTL_HOURS = env.int("PENDING_TTL_HOURS", default=24)
+RETENTION_DAYS_REJECTED = env.int("RETENTION_DAYS_REJECTED", default=30)
+
+# --- HTTP API ---------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"media_create": env.str("THROTTLE_MEDIA_CREATE", default="600/minute")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "mediahub API",
+    "DESCRIPTION": "Direct uploads to S3, validation and renditions for images, videos, audio and documents.",
+    "VERSION": "1.0.0",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
