@@ -1,0 +1,140 @@
+"""Pixel-level helpers for `processing.images`: geometry, colour, orientation, placeholder.
+
+Everything here works on decoded `PIL.Image` objects in memory and never sees
+the input bytes, so nothing here raises for bad input.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+
+import blurhash
+from PIL import Image, ImageCms
+
+# EXIF orientation value -> the transpose that makes the picture upright.
+_UPRIGHT: dict[int, Image.Transpose] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+RESAMPLE: dict[str, Image.Resampling] = {
+    "lanczos": Image.Resampling.LANCZOS,
+    "bicubic": Image.Resampling.BICUBIC,
+    "hamming": Image.Resampling.HAMMING,
+    "bilinear": Image.Resampling.BILINEAR,
+}
+
+
+def fit_within(width: int, height: int, longest: int) -> tuple[int, int]:
+    """The size with the longest side at most `longest`, aspect kept, never larger than the input."""
+    scale = longest / max(width, height)
+    if scale >= 1:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def cover_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """The whole picture scaled so that its short side is `side` (what a cover crop starts from)."""
+    scale = side / min(width, height)
+    return max(side, round(width * scale)), max(side, round(height * scale))
+
+
+def cover_thumbnail(img: Image.Image, side: int) -> Image.Image:
+    """A `side` x `side` centre crop; resizing straight from the crop box avoids a copy.
+
+    LANCZOS costs next to nothing at this size and keeps small thumbnails crisp.
+    """
+    width, height = img.size
+    short = min(width, height)
+    left, top = (width - short) / 2, (height - short) / 2
+    box = (left, top, left + short, top + short)
+    return img.resize((side, side), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+
+
+def orientation_of(img: Image.Image) -> int:
+    """The EXIF orientation (1-8), 1 where the tag is missing or nonsense."""
+    try:
+        value = img.getexif().get(0x0112, 1)
+    except (OSError, SyntaxError, ValueError, TypeError):  # a broken EXIF block is not worth a rejection
+        return 1
+    return value if value in _UPRIGHT else 1
+
+
+def upright(img: Image.Image, orientation: int) -> Image.Image:
+    transpose = _UPRIGHT.get(orientation)
+    return img.transpose(transpose) if transpose is not None else img
+
+
+def normalize_mode(img: Image.Image) -> Image.Image:
+    """Bring any decoded mode to one that resamples correctly: L, LA, RGB, RGBA or CMYK.
+
+    16-bit greyscale is scaled down (Pillow's own conversion would clip it to
+    white); fully opaque alpha is dropped so the encoder does not store it.
+    """
+    mode = img.mode
+    if mode.startswith("I;16") or mode == "I":
+        img = img.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    elif mode in ("1", "F"):
+        img = img.convert("L")
+    elif mode in ("P", "PA"):
+        img = img.convert("RGBA" if img.has_transparency_data else "RGB")
+    elif mode in ("La", "RGBa"):
+        img = img.convert(mode.upper())
+    elif mode == "L" and "transparency" in img.info:
+        img = img.convert("LA")
+    elif mode == "RGB" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    elif mode not in ("L", "LA", "RGB", "RGBA", "CMYK"):
+        img = img.convert("RGB")
+    if img.mode in ("LA", "RGBA") and not has_transparency(img):
+        img = img.convert(img.mode[:-1])
+    return img
+
+
+def has_transparency(img: Image.Image) -> bool:
+    """Whether any pixel is not fully opaque (the alpha band alone: 4x cheaper than all extrema)."""
+    return img.mode in ("LA", "RGBA") and img.getchannel("A").getextrema()[0] < 255
+
+
+@lru_cache(maxsize=16)
+def _transform_to_srgb(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """A cached transform from an embedded profile to sRGB, or None where none is needed or possible."""
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(profile).lower().replace(" ", ""):
+            return None
+        out_mode = "RGBA" if mode == "RGBA" else "RGB"
+        return ImageCms.buildTransform(
+            profile, _SRGB, mode, out_mode, renderingIntent=ImageCms.Intent.PERCEPTUAL
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None  # a broken or mismatched profile is ignored: the pixels are shown as sRGB
+
+
+def to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
+    """Convert to sRGB through the embedded profile, so wide-gamut and CMYK colours survive."""
+    if icc and img.mode in ("RGB", "RGBA", "CMYK"):
+        transform = _transform_to_srgb(icc, img.mode)
+        if transform is not None:
+            return transform.apply(img)
+    if img.mode == "CMYK":
+        return img.convert("RGB")  # no usable profile: Pillow's naive conversion is the best guess
+    return img
+
+
+def placeholder(img: Image.Image) -> str:
+    """A BlurHash of the whole picture (transparent areas shown over white, as on most pages)."""
+    small = img.resize(fit_within(*img.size, 32), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if small.mode in ("LA", "RGBA"):
+        background = Image.new("RGBA", small.size, (255, 255, 255, 255))
+        small = Image.alpha_composite(background, small.convert("RGBA"))
+    small = small.convert("RGB")
+    landscape = small.width >= small.height
+    return blurhash.encode(small, 4 if landscape else 3, 3 if landscape else 4)
