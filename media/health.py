@@ -32,8 +32,9 @@ def _storage() -> str:
     return storage.bucket_name()
 
 
-def _tool(binary: str) -> Callable[[], str]:
+def _tool(setting: str) -> Callable[[], str]:
     def check() -> str:
+        binary = getattr(settings, setting)
         out = subprocess.run([binary, "-version"], capture_output=True, text=True, timeout=5, check=True)
         return out.stdout.split("\n", 1)[0]
 
@@ -45,8 +46,8 @@ CHECKS: dict[str, Callable[[], str]] = {
     "redis": _redis,
     "storage": _storage,
     "clamav": scan.ping,
-    "ffmpeg": _tool(settings.FFMPEG_BIN),
-    "ffprobe": _tool(settings.FFPROBE_BIN),
+    "ffmpeg": _tool("FFMPEG_BIN"),
+    "ffprobe": _tool("FFPROBE_BIN"),
 }
 
 

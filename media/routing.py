@@ -1,3 +1,2 @@
-from django.urls import path
 
 websocket_urlpatterns: list = []  # the consumer at /ws/media/ lands with the WebSocket issue

@@ -13,6 +13,7 @@ is and never stopped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -53,14 +54,19 @@ class Service:
     start_timeout: float = 60.0
 
     @property
+    def label(self) -> str:
+        """Names its folder, log and pid file; the port keeps two stacks on one machine apart."""
+        return f"{self.name}-{self.port}"
+
+    @property
     def pid_file(self) -> Path:
-        return RUN_DIR / f"{self.name}.pid"
+        return RUN_DIR / f"{self.label}.pid"
 
     def start(self) -> int:
         """Start the service in its own process group and wait until it answers."""
-        workdir = RUN_DIR / self.name
+        workdir = RUN_DIR / self.label
         workdir.mkdir(parents=True, exist_ok=True)
-        log = open(RUN_DIR / f"{self.name}.log", "ab")  # noqa: SIM115 - the child keeps it
+        log = open(RUN_DIR / f"{self.label}.log", "ab")  # noqa: SIM115 - the child keeps it
         proc = subprocess.Popen(
             self.command(workdir),
             cwd=workdir,
@@ -74,7 +80,7 @@ class Service:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {proc.returncode}; see {RUN_DIR / self.name}.log")
+                raise RuntimeError(f"{self.name} exited with {proc.returncode}; see .run/{self.label}.log")
             if self.ready():
                 return proc.pid
             time.sleep(0.3)
@@ -113,6 +119,9 @@ def _seaweedfs(endpoint: str, bucket: str, access_key: str, secret_key: str) -> 
             return False
 
     weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    # weed mini's other servers sit at fixed offsets from the S3 port (SeaweedFS's own defaults
+    # for 8333), so a second stack on other ports can run beside the first.
+    others = {"master": port + 1000, "volume": port + 1007, "filer": port + 555, "admin": port + 15313}
     return Service(
         name="seaweedfs",
         host=host,
@@ -120,6 +129,7 @@ def _seaweedfs(endpoint: str, bucket: str, access_key: str, secret_key: str) -> 
         ready=ready,
         command=lambda d: [
             weed, "mini", f"-dir={d}", f"-ip={host}", f"-ip.bind={host}", f"-s3.port={port}",
+            *(f"-{name}.port={number}" for name, number in others.items()),
             f"-bucket={bucket}", "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0",
             "-s3.port.lance=0", "-master.telemetry=false",
         ],
@@ -179,16 +189,30 @@ def services() -> list[Service]:
 def up(log: Callable[[str], None] = print) -> list[int]:
     """Start every service that does not answer yet; returns the pids this call started."""
     RUN_DIR.mkdir(exist_ok=True)
-    started = []
-    for service in services():
-        if service.ready():
-            log(f"{service.name}: answering on {service.host}:{service.port}, using it")
-            continue
-        if service.host not in ("127.0.0.1", "localhost", "::1"):
-            raise RuntimeError(f"{service.name} at {service.host}:{service.port} does not answer")
-        log(f"{service.name}: starting on {service.host}:{service.port} (log: .run/{service.name}.log)")
-        started.append(service.start())
+    started: list[int] = []
+    try:
+        for service in services():
+            if service.ready():
+                log(f"{service.name}: answering on {service.host}:{service.port}, using it")
+                continue
+            if service.host not in ("127.0.0.1", "localhost", "::1"):
+                raise RuntimeError(f"{service.name} at {service.host}:{service.port} does not answer")
+            log(f"{service.name}: starting on {service.host}:{service.port} (log: .run/{service.label}.log)")
+            started.append(service.start())
+    except BaseException:
+        stop(started)  # never leave half a stack behind
+        raise
     return started
+
+
+def _gone(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child, so it does not linger as a zombie
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def stop_pid(pid: int, timeout: float = 10.0) -> None:
@@ -200,9 +224,7 @@ def stop_pid(pid: int, timeout: float = 10.0) -> None:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
+            if _gone(pid):
                 return
             time.sleep(0.1)
 

@@ -2,4 +2,6 @@
 
 from rq import cron
 
-# The maintenance jobs (expiry, resuming stalled media, retention) register here.
+from processing import maintenance
+
+cron.register(maintenance.expire_pending, queue_name="default", cron="*/10 * * * *")

@@ -1,0 +1,19 @@
+# The one image for web, workers and scheduler; docker-compose.yml picks the command.
+FROM python:3.11-slim-bookworm
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg libmagic1 \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY mediahub mediahub
+COPY media media
+COPY processing processing
+COPY templates templates
+COPY manage.py ./
+RUN pip install --no-cache-dir . \
+ && MEDIAHUB_ENV=development python manage.py collectstatic --noinput
+ENV MEDIAHUB_ENV=production PYTHONUNBUFFERED=1
+RUN useradd --system --uid 1000 mediahub && mkdir -p /app/var && chown mediahub /app/var
+USER mediahub
+EXPOSE 8000
+CMD ["uvicorn", "mediahub.asgi:application", "--host", "0.0.0.0", "--port", "8000"]

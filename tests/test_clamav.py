@@ -1,0 +1,44 @@
+"""clamd, started by the project with its own signatures, finds EICAR and passes clean files."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.test import override_settings
+
+from processing import scan
+from processing.errors import ScanUnavailable
+
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+MARKER = b"MEDIAHUB-TEST-MALWARE-7f3a9c1e-DO-NOT-SHIP"
+
+
+def test_eicar_is_malware() -> None:
+    result = scan.scan(io.BytesIO(EICAR))
+    assert not result.clean
+    assert "EICAR" in result.signature
+
+
+def test_eicar_inside_another_file_is_malware() -> None:
+    body = b"%PDF-1.4\n" + b"0" * 5000 + EICAR + b"\n%%EOF\n"
+    assert not scan.scan(io.BytesIO(body)).clean
+
+
+def test_the_project_marker_is_malware() -> None:
+    assert scan.scan(io.BytesIO(b"hello " + MARKER)).signature == "Mediahub.Test.Marker.UNOFFICIAL"
+
+
+def test_a_clean_file_is_clean_and_the_stream_is_rewound() -> None:
+    stream = io.BytesIO(b"just some harmless text\n" * 1000)
+    assert scan.scan(stream).clean
+    assert stream.tell() == 0
+
+
+def test_an_unreachable_clamd_is_unavailable_never_clean() -> None:
+    scan.breaker.close()
+    try:
+        with override_settings(CLAMD_PORT=1), pytest.raises(ScanUnavailable):
+            scan.scan(io.BytesIO(b"anything"))
+    finally:
+        scan.breaker.close()
