@@ -86,9 +86,7 @@ class Side:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="subprocesses per side and image")
     parser.add_argument("--runs", type=int, default=5, help="timed images per subprocess")
     parser.add_argument("--sizes", nargs="*", default=list(SIZES), choices=list(SIZES))

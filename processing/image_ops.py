@@ -9,8 +9,9 @@ from __future__ import annotations
 import io
 from functools import lru_cache
 
-import blurhash
 from PIL import Image, ImageCms
+
+from processing import image_blurhash
 
 # EXIF orientation value -> the transpose that makes the picture upright.
 _UPRIGHT: dict[int, Image.Transpose] = {
@@ -111,9 +112,7 @@ def _transform_to_srgb(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | No
         if "srgb" in ImageCms.getProfileDescription(profile).lower().replace(" ", ""):
             return None
         out_mode = "RGBA" if mode == "RGBA" else "RGB"
-        return ImageCms.buildTransform(
-            profile, _SRGB, mode, out_mode, renderingIntent=ImageCms.Intent.PERCEPTUAL
-        )
+        return ImageCms.buildTransform(profile, _SRGB, mode, out_mode, renderingIntent=ImageCms.Intent.PERCEPTUAL)
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None  # a broken or mismatched profile is ignored: the pixels are shown as sRGB
 
@@ -131,10 +130,11 @@ def to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
 
 def placeholder(img: Image.Image) -> str:
     """A BlurHash of the whole picture (transparent areas shown over white, as on most pages)."""
-    small = img.resize(fit_within(*img.size, 32), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    # 4 x 3 components only see the coarsest shapes: 24 pixels a side is plenty.
+    small = img.resize(fit_within(*img.size, 24), Image.Resampling.BILINEAR, reducing_gap=2.0)
     if small.mode in ("LA", "RGBA"):
         background = Image.new("RGBA", small.size, (255, 255, 255, 255))
         small = Image.alpha_composite(background, small.convert("RGBA"))
     small = small.convert("RGB")
     landscape = small.width >= small.height
-    return blurhash.encode(small, 4 if landscape else 3, 3 if landscape else 4)
+    return image_blurhash.encode(small, 4 if landscape else 3, 3 if landscape else 4)

@@ -133,6 +133,7 @@ def render_image(src_path: Path, out_dir: Path, spec: ImageSpec = ImageSpec()) -
         info = _check(img, spec)
         orientation = image_ops.orientation_of(img)
         icc = img.info.get("icc_profile") or None
+        out_dir.mkdir(parents=True, exist_ok=True)
         files = {r.name: out_dir / r.filename for r in RENDITIONS}
         if info.animated:
             optimized, has_alpha = _write_animation(img, info, orientation, icc, spec, files)
@@ -266,7 +267,7 @@ def _decoding(src_path: Path | None = None) -> Iterator[None]:
     except UnidentifiedImageError as exc:
         raise _unidentified(src_path, exc) from exc
     except Image.DecompressionBombError as exc:
-        raise Rejected("image_too_large", "The image has too many pixels to process.", str(exc)) from exc
+        raise Rejected("image_too_large", "The image is too large to process.", str(exc)) from exc
     except OSError as exc:
         if exc.errno is not None:  # the file system failed, not the image
             raise
@@ -290,7 +291,6 @@ def _unidentified(src_path: Path | None, exc: BaseException) -> Rejected:
         return _corrupt(exc)
     return Rejected(
         "unsupported_type",
-        "This file type is not supported. Please upload a JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF "
-        "or BMP image.",
+        "This file type is not supported. Please upload a JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF or BMP image.",
         f"{mime}: {exc}",
     )
