@@ -69,18 +69,19 @@ def transition(
 
 def start_processing(media_id: uuid.UUID | str, *, sources: Iterable[Status] = (Status.PENDING,)) -> Media | None:
     """Claim the media for processing (confirm, or an operator's retry of a FAILED one)."""
-    now = timezone.now()
+    sources = frozenset(sources)
+    fields: dict[str, Any] = {"confirmed_at": timezone.now()} if sources == {Status.PENDING} else {}
     return transition(
         media_id,
         to=Status.PROCESSING,
         sources=sources,
         progress=0,
         stage="queued",
-        confirmed_at=now,
         error_code="",
         error_message="",
         error_detail="",
         finished_at=None,
+        **fields,
     )
 
 

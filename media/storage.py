@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -95,8 +96,11 @@ def presigned_get(key: str, *, download_name: str = "", expire: int | None = Non
     """A read URL for a client: presigned, or on the CDN when one is configured."""
     params = {}
     if download_name:
-        quoted = download_name.replace("\\", "_").replace('"', "_")
-        params["ResponseContentDisposition"] = f'inline; filename="{quoted}"'
+        # RFC 6266/5987: an ASCII fallback, and the exact (Unicode) name percent-encoded
+        fallback = download_name.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
+        params["ResponseContentDisposition"] = (
+            f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(download_name, safe='')}"
+        )
     return _public().url(key, parameters=params or None, expire=expire)
 
 

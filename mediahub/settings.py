@@ -221,6 +221,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "media.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"media_create": env.str("THROTTLE_MEDIA_CREATE", default="600/minute")},
 }
 SPECTACULAR_SETTINGS = {

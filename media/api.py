@@ -1,0 +1,136 @@
+"""The HTTP API: thin adapters that parse, call the upload service, and shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from media import uploads
+from media.models import Media, Status
+from media.serializers import MediaCreatedOutput, MediaCreateInput, MediaFilter, MediaOutput
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every error answer has one shape: {"error": {"code", "message"[, "field"]}}, and for
+    invalid input also "fields": every message per field."""
+    if isinstance(exc, uploads.UploadError):
+        error = {"code": exc.code, "message": exc.message, "field": exc.field}
+        return Response({"error": error, "fields": {exc.field: [exc.message]}}, status=status.HTTP_400_BAD_REQUEST)
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, APIException):
+        return response
+    if isinstance(exc, ValidationError) and isinstance(exc.detail, dict):
+        field, messages = next(iter(exc.detail.items()))
+        first = messages[0] if isinstance(messages, list) else messages
+        response.data = {
+            "error": {"code": getattr(first, "code", "invalid"), "message": str(first), "field": field},
+            "fields": {name: [str(m) for m in (ms if isinstance(ms, list) else [ms])] for name, ms in exc.detail.items()},
+        }
+    else:
+        codes = exc.get_codes()
+        response.data = {"error": {"code": codes if isinstance(codes, str) else "invalid", "message": str(exc.detail)}}
+    return response
+
+
+def _own(request: Request, pk: Any) -> Media:
+    """The user's own media; another user's id answers 404, exactly like an unknown one."""
+    return get_object_or_404(Media, pk=pk, owner=request.user)
+
+
+class MediaPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class MediaListCreateApi(APIView):
+    throttle_scope = "media_create"
+
+    def get_throttles(self) -> list:
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(request=MediaCreateInput, responses={201: MediaCreatedOutput}, summary="Start an upload")
+    def post(self, request: Request) -> Response:
+        data = MediaCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        media, upload = uploads.media_create(owner=request.user, **data.validated_data)
+        media.upload = upload
+        return Response(MediaCreatedOutput(media, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", enum=Status.values), OpenApiParameter("kind")],
+        responses=MediaOutput(many=True),
+        summary="The user's media, newest first",
+    )
+    def get(self, request: Request) -> Response:
+        filters = MediaFilter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = Media.objects.filter(owner=request.user, **filters.validated_data).order_by("-created_at")
+        paginator = MediaPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(MediaOutput(page, many=True, context={"request": request}).data)
+
+
+class MediaDetailApi(APIView):
+    @extend_schema(responses=MediaOutput, summary="One media")
+    def get(self, request: Request, pk: Any) -> Response:
+        return Response(MediaOutput(_own(request, pk), context={"request": request}).data)
+
+    @extend_schema(responses={204: None}, summary="Delete a media and every stored object of it")
+    def delete(self, request: Request, pk: Any) -> Response:
+        uploads.media_delete(media=_own(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+CONFIRM_STATUS = {
+    Status.READY: status.HTTP_200_OK,
+    Status.PROCESSING: status.HTTP_202_ACCEPTED,
+    Status.REJECTED: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    Status.FAILED: status.HTTP_200_OK,
+    Status.EXPIRED: status.HTTP_409_CONFLICT,
+    Status.PENDING: status.HTTP_409_CONFLICT,
+}
+
+
+class MediaConfirmApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: MediaOutput, 202: MediaOutput, 409: MediaOutput, 422: MediaOutput, 503: MediaOutput},
+        summary="Confirm the upload: audio and documents are checked now, images and videos queued",
+    )
+    def post(self, request: Request, pk: Any) -> Response:
+        outcome = uploads.media_confirm(media=_own(request, pk))
+        body = MediaOutput(outcome.media, context={"request": request}).data
+        if outcome.error is not None:
+            body["error"] = {"code": outcome.error.code, "message": outcome.error.message}
+        code = CONFIRM_STATUS[outcome.media.status]
+        if outcome.unavailable:
+            code = status.HTTP_503_SERVICE_UNAVAILABLE
+        elif outcome.error is not None and outcome.error.code in {"upload_missing", "size_mismatch"}:
+            code = status.HTTP_409_CONFLICT
+        response = Response(body, status=code)
+        if code == status.HTTP_503_SERVICE_UNAVAILABLE:
+            response["Retry-After"] = "30"
+        return response
+
+
+class MediaRetryApi(APIView):
+    @extend_schema(request=None, responses={202: MediaOutput, 409: MediaOutput}, summary="Retry a FAILED media")
+    def post(self, request: Request, pk: Any) -> Response:
+        media = _own(request, pk)
+        retried = uploads.media_retry(media=media)
+        if retried is None:
+            media.refresh_from_db()
+            body = MediaOutput(media, context={"request": request}).data
+            body["error"] = {"code": "not_failed", "message": f"Only FAILED media can be retried; this one is {media.status}."}
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        return Response(MediaOutput(retried, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,73 @@
+"""HLS playback from a private bucket.
+
+The playlists are served by Django, each URI in them rewritten: variant
+playlists point back here, segments become presigned GETs. The playlist URL
+carries a signature (like a presigned S3 URL), so a standard player or
+ffprobe can play it without cookies or headers, and a URL of one media
+cannot be turned into another's.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core import signing
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from media import storage
+from media.models import Media, Status
+from processing.hls import PLAYLIST_CONTENT_TYPE, rewrite_playlist
+
+_SALT = "media.hls"
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*\.m3u8$")
+
+
+def signed_query(media: Media) -> str:
+    return urlencode({"sig": signing.TimestampSigner(salt=_SALT).sign(str(media.id))})
+
+
+def _verified(request: HttpRequest, media_id: str) -> bool:
+    try:
+        value = signing.TimestampSigner(salt=_SALT).unsign(
+            request.GET.get("sig", ""), max_age=settings.AWS_QUERYSTRING_EXPIRE
+        )
+    except signing.BadSignature:
+        return False
+    return value == media_id
+
+
+@require_GET
+def playlist(request: HttpRequest, pk: str, path: str) -> HttpResponse:
+    media_id = str(pk)
+    if not _verified(request, media_id) or not _SAFE_PATH.match(path) or ".." in path:
+        raise Http404
+    media = Media.objects.filter(pk=media_id, status=Status.READY).exclude(hls_key="").first()
+    if media is None:
+        raise Http404
+    root = posixpath.dirname(media.hls_key)  # permanent/<id>/hls
+    try:
+        text = storage.read(f"{root}/{path}").decode()
+    except Exception as exc:
+        raise Http404 from exc
+    folder = posixpath.dirname(path)
+    sig = request.GET["sig"]
+
+    def resolve(uri: str) -> str:
+        target = posixpath.normpath(posixpath.join(folder, uri))
+        if target.startswith(".."):
+            raise ValueError(f"playlist URI leaves the media's folder: {uri}")
+        if target.endswith(".m3u8"):
+            url = reverse("media-hls", kwargs={"pk": media.id, "path": target})
+            return request.build_absolute_uri(f"{url}?{urlencode({'sig': sig})}")
+        return storage.presigned_get(f"{root}/{target}")
+
+    body = rewrite_playlist(text, resolve)
+    response = HttpResponse(body, content_type=PLAYLIST_CONTENT_TYPE)
+    response["Cache-Control"] = "private, no-store"  # its URLs expire
+    response["Access-Control-Allow-Origin"] = "*"  # players on other origins; the signature is the access check
+    return response

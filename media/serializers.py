@@ -1,0 +1,93 @@
+"""Input and output shapes of the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from media import storage
+from media.models import Kind, Media, Status
+
+
+class MediaCreateInput(serializers.Serializer):
+    filename = serializers.CharField(max_length=20_000, trim_whitespace=False)
+    content_type = serializers.CharField(max_length=127)
+    size = serializers.IntegerField(min_value=0)
+    checksum_sha256 = serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$",
+        required=False,
+        default="",
+        help_text="Hex SHA-256 of the file; when given, the store refuses any other bytes.",
+    )
+
+
+class MediaFilter(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    kind = serializers.ChoiceField(choices=Kind.choices, required=False)
+
+
+class ErrorOutput(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class UploadOutput(serializers.Serializer):
+    method = serializers.CharField()
+    url = serializers.URLField()
+    headers = serializers.DictField(child=serializers.CharField())
+    expires_at = serializers.DateTimeField()
+
+
+class MediaOutput(serializers.ModelSerializer):
+    error = serializers.SerializerMethodField()
+    urls = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Media
+        fields = [
+            "id", "kind", "status", "progress", "stage", "filename", "content_type", "size",
+            "created_at", "updated_at", "error", "urls", "metadata",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ErrorOutput(allow_null=True))
+    def get_error(self, media: Media) -> dict[str, str] | None:
+        return media.error
+
+    @extend_schema_field(serializers.DictField(child=serializers.URLField(allow_null=True)))
+    def get_urls(self, media: Media) -> dict[str, str | None]:
+        return media_urls(media, self.context.get("request"))
+
+
+class MediaCreatedOutput(MediaOutput):
+    upload = UploadOutput()
+
+    class Meta(MediaOutput.Meta):
+        fields = [*MediaOutput.Meta.fields, "upload"]
+        read_only_fields = fields
+
+
+def media_urls(media: Media, request: Any = None) -> dict[str, str | None]:
+    """Presigned read URLs of every output a client may fetch (the original only once accepted)."""
+    ready = media.status == Status.READY
+
+    def url(key: str, **kwargs: Any) -> str | None:
+        return storage.presigned_get(key, **kwargs) if ready and key else None
+
+    hls = None
+    if ready and media.hls_key:
+        hls = reverse("media-hls", kwargs={"pk": media.id, "path": "master.m3u8"})
+        from media.hls_access import signed_query  # only videos have HLS
+
+        hls = f"{hls}?{signed_query(media)}"
+        if request is not None:
+            hls = request.build_absolute_uri(hls)
+    return {
+        "original": url(media.original_key, download_name=media.filename),
+        "thumbnail": url(media.thumbnail_key),
+        "optimized": url(media.optimized_key),
+        "hls": hls,
+    }

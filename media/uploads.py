@@ -1,0 +1,174 @@
+"""The upload service: every write the API, admin and commands make to a media goes through here.
+
+Functions are named <thing>_<action>, take keyword arguments, and check the
+current state first (the lifecycle's conditional update is the guard), so a
+second call answers the current state and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from tenacity import Retrying, retry_if_result, stop_after_attempt, stop_after_delay, wait_exponential
+
+from media import lifecycle, storage
+from media.models import Kind, Media, Status
+from processing import jobs, moves
+from processing.errors import ScanUnavailable
+
+log = logging.getLogger(__name__)
+
+INLINE_KINDS = {Kind.AUDIO, Kind.DOCUMENT}
+
+
+class UploadError(Exception):
+    """A request the service refuses; `code` is the contract's error code."""
+
+    def __init__(self, code: str, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.code, self.message, self.field = code, message, field
+
+
+def kind_for(content_type: str) -> str | None:
+    content_type = content_type.split(";")[0].strip().lower()
+    for kind, rules in settings.MEDIA_KINDS.items():
+        if content_type in rules["types"]:
+            return kind
+    return None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean_filename(raw: str) -> str:
+    """A display name: no path parts, no control or format characters, at most MAX_FILENAME_LENGTH
+    characters (the extension kept). Unicode names survive. Empty when nothing usable is left."""
+    name = unicodedata.normalize("NFC", raw)
+    name = re.split(r"[/\\]", name)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co", "Cn"})
+    name = _CONTROL.sub("", name).strip().strip(".").strip()
+    limit = settings.MAX_FILENAME_LENGTH
+    if len(name) > limit:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext if dot and 0 < len(ext) <= 16 else ""
+        name = (stem if ext else name)[: limit - len(ext) - 1].rstrip() + ("." + ext if ext else "")
+        name = name[:limit]
+    return name
+
+
+def media_create(
+    *, owner: AbstractBaseUser, filename: str, content_type: str, size: int, checksum_sha256: str = ""
+) -> tuple[Media, dict[str, Any]]:
+    """A PENDING media and the presigned PUT the client uploads it with."""
+    kind = kind_for(content_type)
+    if kind is None:
+        raise UploadError("unsupported_type", f"Files of type {content_type!r} are not accepted.", "content_type")
+    name = clean_filename(filename)
+    if not name:
+        raise UploadError("invalid_filename", "The file name is empty once path parts and control characters are removed.", "filename")
+    limit = settings.MEDIA_KINDS[kind]["max_size"]
+    if size < 1:
+        raise UploadError("empty_file", "The file is empty.", "size")
+    if size > limit:
+        raise UploadError("too_large", f"{kind.capitalize()} files may be at most {limit:,} bytes.", "size")
+    media = Media.objects.create(
+        owner=owner,
+        kind=kind,
+        filename=name,
+        content_type=content_type.split(";")[0].strip().lower(),
+        size=size,
+        checksum_sha256=checksum_sha256.lower(),
+    )
+    upload = storage.presigned_put(
+        media.temp_key, content_type=media.content_type, size=size, checksum_sha256=media.checksum_sha256
+    )
+    return media, upload
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    media: Media
+    error: UploadError | None = None
+    unavailable: bool = False  # a service is down: the media waits and resumes on its own
+
+
+def _uploaded(media: Media) -> storage.ObjectInfo | None:
+    """HEAD the temp object, retrying with backoff: a store may show a new object a moment late."""
+    retrying = Retrying(
+        retry=retry_if_result(lambda info: info is None),
+        stop=stop_after_attempt(settings.CONFIRM_HEAD_ATTEMPTS) | stop_after_delay(settings.CONFIRM_HEAD_MAX_WAIT),
+        wait=wait_exponential(multiplier=0.1, max=1.0),
+        retry_error_callback=lambda state: None,
+        reraise=True,
+    )
+    return retrying(storage.head, media.temp_key)
+
+
+def media_confirm(*, media: Media) -> Confirmation:
+    """The client says the upload is done. Starts processing exactly once, whoever calls how often."""
+    if media.status != Status.PENDING:
+        return Confirmation(media)
+    info = _uploaded(media)
+    if info is None:
+        lifecycle.note_problem(media.id, code="upload_missing", message="The file has not arrived in storage yet.")
+        media.refresh_from_db()
+        if media.status != Status.PENDING:  # another confirm got there first
+            return Confirmation(media)
+        return Confirmation(media, UploadError("upload_missing", "The file has not arrived in storage; upload it, then confirm again."))
+    if info.size != media.size:
+        message = f"The uploaded file has {info.size:,} bytes, not the {media.size:,} declared."
+        rejected = lifecycle.mark_rejected(media.id, code="size_mismatch", message=message)
+        if rejected is None:
+            media.refresh_from_db()
+            return Confirmation(media)
+        storage.delete([media.temp_key])
+        return Confirmation(rejected, UploadError("size_mismatch", message))
+    with transaction.atomic():
+        claimed = lifecycle.start_processing(media.id)
+        if claimed is None:
+            media.refresh_from_db()
+            return Confirmation(media)
+        if claimed.kind not in INLINE_KINDS:
+            jobs.enqueue(claimed)
+            return Confirmation(claimed)
+    try:
+        jobs.run_inline(claimed)
+    except ScanUnavailable:
+        lifecycle.note_problem(media.id, code="scan_unavailable", message="Waiting for the virus scanner.")
+        return Confirmation(
+            Media.objects.get(pk=media.id),
+            UploadError("scan_unavailable", "The virus scanner is not available right now; the file will be checked as soon as it is back."),
+            unavailable=True,
+        )
+    except Exception:
+        log.warning("inline processing of media %s failed; queued for retry", media.id, exc_info=True)
+        lifecycle.note_problem(media.id, code="temporarily_unavailable", message="Waiting to be checked again.")
+        return Confirmation(
+            Media.objects.get(pk=media.id),
+            UploadError("temporarily_unavailable", "The file could not be checked right now; it will be retried shortly."),
+            unavailable=True,
+        )
+    return Confirmation(Media.objects.get(pk=media.id))
+
+
+def media_retry(*, media: Media) -> Media | None:
+    """An operator's retry of a FAILED media; None when it is not FAILED."""
+    with transaction.atomic():
+        claimed = lifecycle.start_processing(media.id, sources=(Status.FAILED,))
+        if claimed is not None:
+            jobs.enqueue(claimed)
+    return claimed
+
+
+def media_delete(*, media: Media) -> None:
+    """Remove the media and every stored object of it. A running job finds the row gone and stops."""
+    Media.objects.filter(pk=media.id).delete()
+    jobs.cancel(media.id, media.kind)
+    moves.remove_all(media)

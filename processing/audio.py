@@ -1,0 +1,100 @@
+"""Audio checks: ffprobe finds an audio stream and a duration, then one decode proves the file is whole.
+
+Headers alone cannot tell a truncated MP3 (its length is estimated from the
+bitrate) from a whole one, so the stream is decoded to the null muxer and the
+length that decoded is compared with the length the headers claim.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from processing.errors import Rejected
+
+PROBE_TIMEOUT = 30  # seconds; ffprobe reads headers only
+DECODE_TIMEOUT = 120  # seconds; decoding audio runs at hundreds of times realtime
+
+
+def probe_audio(path: Path) -> dict[str, Any]:
+    """Metadata of a playable audio file (duration, codec, bitrate, sample rate, channels)."""
+    try:
+        result = subprocess.run(
+            [settings.FFPROBE_BIN, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise Rejected("corrupt_file", "The audio file could not be read.", "ffprobe timed out") from exc
+    if result.returncode != 0:
+        raise Rejected("corrupt_file", "The audio file is damaged or not a format we can play.", result.stderr[-2000:])
+    info = json.loads(result.stdout or "{}")
+    streams = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
+    fmt = info.get("format", {})
+    duration = _number(fmt.get("duration")) or (_number(streams[0].get("duration")) if streams else None)
+    if not streams:
+        raise Rejected("corrupt_file", "The file has no audio in it.", json.dumps(info)[:2000])
+    if not duration or duration <= 0:
+        raise Rejected("corrupt_file", "The audio file is damaged: its length cannot be read.", json.dumps(info)[:2000])
+    decoded = _decoded_seconds(path)
+    if decoded < duration * 0.9 - 0.1:
+        raise Rejected(
+            "corrupt_file",
+            "The audio file is incomplete: it ends before its stated length.",
+            f"headers say {duration:.3f}s, {decoded:.3f}s decoded",
+        )
+    stream = streams[0]
+    return {
+        "duration": round(duration, 3),
+        "codec": stream.get("codec_name"),
+        "bitrate": int(_number(fmt.get("bit_rate")) or _number(stream.get("bit_rate")) or 0) or None,
+        "sample_rate": int(_number(stream.get("sample_rate")) or 0) or None,
+        "channels": stream.get("channels"),
+        "container": fmt.get("format_name"),
+    }
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _decoded_seconds(path: Path) -> float:
+    """How many seconds of the first audio stream decode (ffmpeg's own progress report)."""
+    try:
+        result = subprocess.run(
+            [
+                settings.FFMPEG_BIN,
+                "-nostdin",
+                "-v",
+                "error",
+                "-i",
+                str(path),
+                "-map",
+                "0:a:0",
+                "-f",
+                "null",
+                "-progress",
+                "pipe:1",
+                "-",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=DECODE_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise Rejected("corrupt_file", "The audio file could not be read.", "decoding timed out") from exc
+    times = [line.split("=", 1)[1] for line in result.stdout.splitlines() if line.startswith("out_time_us=")]
+    try:
+        return max(int(t) for t in times if t.strip().lstrip("-").isdigit()) / 1_000_000
+    except ValueError:
+        return 0.0

@@ -1,0 +1,142 @@
+"""The job layer: enqueueing, the RQ entry point, retries and the final FAILED.
+
+Jobs carry the media id only and are enqueued after the row is committed. The
+job id is derived from the media id, so a media is never queued twice. Bad
+input (`Rejected`) ends the media REJECTED and the job succeeds: nothing to
+retry. Any other exception fails the job; RQ retries it with backoff
+(JOB_RETRY_INTERVALS), and when no retry is left, the failure callback marks
+the media FAILED with the full text kept for moderators.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from types import TracebackType
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from redis.exceptions import RedisError
+from rq import Callback, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+
+from media import lifecycle
+from media.models import Kind, Media
+from processing import moves, pipeline
+from processing.errors import Rejected
+
+log = logging.getLogger(__name__)
+
+QUEUE_OF = {Kind.IMAGE: "images", Kind.VIDEO: "videos", Kind.AUDIO: "default", Kind.DOCUMENT: "default"}
+FINISHED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+
+
+def job_id(media_id: object) -> str:
+    return f"media-{media_id}"
+
+
+def timeout_of(kind: str) -> int:
+    return {
+        Kind.IMAGE: settings.JOB_TIMEOUT_IMAGE,
+        Kind.VIDEO: settings.JOB_TIMEOUT_VIDEO,
+    }.get(kind, settings.JOB_TIMEOUT_INLINE)
+
+
+def enqueue(media: Media) -> None:
+    """Queue the media's processing once the surrounding transaction commits."""
+    transaction.on_commit(lambda: enqueue_now(media.id, media.kind))
+
+
+def enqueue_now(media_id: object, kind: str) -> bool:
+    """Queue the job unless one is already waiting or running; False when it was not queued.
+
+    If Redis is down the media simply stays PROCESSING: `resume_stalled` queues it later.
+    """
+    queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
+    try:
+        try:
+            existing = Job.fetch(job_id(media_id), connection=queue.connection)
+            if existing.get_status() not in FINISHED:
+                return False
+            existing.delete()  # a finished record of an earlier run; this is a new run
+        except NoSuchJobError:
+            pass
+        queue.enqueue(
+            process_media,
+            str(media_id),
+            job_id=job_id(media_id),
+            unique=True,
+            job_timeout=timeout_of(kind),
+            result_ttl=settings.JOB_RESULT_TTL,
+            failure_ttl=settings.JOB_FAILURE_TTL,
+            retry=Retry(max=settings.JOB_MAX_RETRIES, interval=settings.JOB_RETRY_INTERVALS),
+            on_failure=Callback(on_job_failure),
+            description=f"process {kind} {media_id}",
+        )
+        return True
+    except DuplicateJobError:
+        return False
+    except RedisError:
+        log.warning("could not queue media %s; it stays PROCESSING until resumed", media_id, exc_info=True)
+        return False
+
+
+def cancel(media_id: object, kind: str) -> None:
+    """Drop a waiting job of a media being deleted (a running one finds its row gone and stops)."""
+    queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
+    try:
+        Job.fetch(job_id(media_id), connection=queue.connection).cancel()
+    except (NoSuchJobError, RedisError, ValueError):
+        pass
+
+
+def process_media(media_id: str) -> str:
+    """The RQ job: run the media's pipeline once. Safe to run twice, or for a media no longer PROCESSING."""
+    media = lifecycle.begin_attempt(media_id)
+    if media is None:
+        return "skipped: not PROCESSING"
+    try:
+        pipeline.PIPELINES[media.kind](media)
+    except Rejected as exc:
+        reject(media, exc)
+        return f"rejected: {exc.code}"
+    return "ready"
+
+
+def reject(media: Media, exc: Rejected) -> None:
+    """The final REJECTED: malware is kept in quarantine/, every other byte of the media is removed."""
+    fields = {}
+    if exc.code == "malware_detected":
+        fields["quarantine_key"] = moves.quarantine(media)
+    if lifecycle.mark_rejected(media.id, code=exc.code, message=exc.message, detail=exc.detail, **fields):
+        moves.discard(media)
+    log.info("media %s rejected: %s (%s)", media.id, exc.code, exc.detail[:200])
+
+
+def on_job_failure(
+    job: Job, connection: object, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """RQ calls this after every failed run; only the last one makes the media FAILED."""
+    media_id = job.args[0]
+    if job.should_retry:
+        log.warning("media %s: attempt failed (%s), will retry", media_id, exc_type.__name__)
+        return
+    detail = "".join(traceback.format_exception(exc_type, exc, tb)) if tb else f"{exc_type.__name__}: {exc}"
+    lifecycle.mark_failed(
+        media_id,
+        code="processing_failed",
+        message="Processing failed after several attempts; an operator can retry it.",
+        detail=detail[-20000:],
+    )
+
+
+def run_inline(media: Media) -> str:
+    """The inline path of confirm. On a transient failure the media stays PROCESSING, a retrying
+    job is queued, and the exception is raised for the caller to report."""
+    try:
+        return process_media(str(media.id))
+    except Exception:
+        enqueue_now(media.id, media.kind)
+        raise

@@ -1,0 +1,123 @@
+"""What happens to each kind of media once it is confirmed, step by step.
+
+Each `run_*` takes a PROCESSING media, publishes progress at every step, and
+either marks it READY or raises: `Rejected` for bad input, anything else for a
+transient failure that the job layer retries. They are idempotent: the bytes
+are read from temp/ or, if an earlier run already moved them, from the
+original, and every output is written to the same key again.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+
+from media import lifecycle, storage
+from media.models import Kind, Media
+from processing import audio, documents, moves, scan, sniff, spool
+from processing.errors import Rejected
+
+log = logging.getLogger(__name__)
+
+
+def _step(media: Media, progress: int, stage: str) -> None:
+    lifecycle.set_progress(media.id, progress, stage)
+
+
+def _source(media: Media) -> str:
+    key = moves.source_key(media)
+    if key is None:
+        raise Rejected("upload_missing", "The uploaded file is no longer in storage; please upload it again.")
+    return key
+
+
+def _sniff(media: Media, fileobj) -> sniff.Detection:
+    detection = sniff.detect(fileobj, media.content_type)
+    if detection.family is None:
+        if detection.mime == "application/x-empty":
+            raise Rejected("corrupt_file", "The file is empty.")
+        raise Rejected(
+            "type_mismatch",
+            f"The file's content is {detection.mime}, not the {media.content_type} it was declared as.",
+            f"libmagic: {detection.mime}",
+        )
+    return detection
+
+
+def _finish(media: Media, **fields) -> None:
+    """READY, unless the media was deleted meanwhile: then remove what this run wrote."""
+    if lifecycle.mark_ready(media.id, **fields) is None and not Media.objects.filter(pk=media.id).exists():
+        moves.remove_all(media)
+
+
+def run_inline(media: Media) -> None:
+    """Audio and documents: sniff, scan, probe (audio), move to permanent/, READY."""
+    key = _source(media)
+    _step(media, 10, "downloading")
+    with spool.fetch(key, size=media.size) as spooled:
+        _step(media, 30, "validating")
+        detection = _sniff(media, spooled.file)
+        _step(media, 50, "scanning")
+        verdict = scan.scan(spooled.file)
+        if not verdict.clean:
+            raise Rejected(
+                "malware_detected", "The file contains malware and was not accepted.", verdict.signature
+            )
+        if media.kind == Kind.AUDIO:
+            _step(media, 70, "probing")
+            metadata = audio.probe_audio(spooled.path())
+        else:
+            metadata = documents.describe(spooled.file, detection.family)
+    _step(media, 90, "storing")
+    original = moves.promote(media, detection.family)
+    _finish(media, original_key=original, detected_type=detection.mime, metadata=metadata)
+
+
+def run_image(media: Media) -> None:
+    """Images: sniff, decode (header limits first), renditions, move the original, upload, READY."""
+    from processing import images  # Pillow and its plugins load in workers only
+
+    spec = images.ImageSpec(
+        thumb_size=settings.IMAGE_THUMB_SIZE,
+        optimized_max=settings.IMAGE_OPTIMIZED_MAX,
+        quality=settings.IMAGE_QUALITY,
+        max_pixels=settings.IMAGE_MAX_PIXELS,
+    )
+    key = _source(media)
+    _step(media, 10, "downloading")
+    with spool.fetch(key, size=media.size, to_disk=True) as spooled, spool.workdir() as work:
+        _step(media, 20, "validating")
+        detection = _sniff(media, spooled.file)
+        images.probe_image(spooled.path(), spec)
+        _step(media, 40, "thumbnail")
+        result = images.render_image(spooled.path(), work, spec)
+        _step(media, 70, "uploading")
+        original = moves.promote(media, detection.family)
+        keys = _upload_renditions(media, result.files, {r.name: r for r in images.RENDITIONS})
+    _finish(
+        media,
+        original_key=original,
+        detected_type=detection.mime,
+        thumbnail_key=keys["thumbnail"],
+        optimized_key=keys["optimized"],
+        metadata=result.metadata,
+    )
+
+
+def _upload_renditions(media: Media, files: dict[str, Path], renditions: dict) -> dict[str, str]:
+    keys = {}
+    for name, path in files.items():
+        rendition = renditions[name]
+        key = f"{media.permanent_prefix}{rendition.filename}"
+        storage.upload(path, key, content_type=rendition.content_type, cache_control=settings.RENDITION_CACHE_CONTROL)
+        keys[name] = key
+    return keys
+
+
+PIPELINES = {
+    Kind.AUDIO: run_inline,
+    Kind.DOCUMENT: run_inline,
+    Kind.IMAGE: run_image,
+}

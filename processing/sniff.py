@@ -1,0 +1,139 @@
+"""What a file really is, from its bytes (libmagic), and whether that matches what the client declared.
+
+Declared and detected types are both mapped to a format family; they match when
+the families are equal. Families also give the extension and Content-Type of
+the stored original, so no user text ever reaches a storage key.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from typing import IO
+
+import magic
+
+HEAD_BYTES = 64 * 1024  # enough for libmagic to see inside zip-based office files
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    extension: str
+    content_type: str  # what the stored original is served as
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in [
+        Family("jpeg", "jpg", "image/jpeg"),
+        Family("png", "png", "image/png"),
+        Family("webp", "webp", "image/webp"),
+        Family("gif", "gif", "image/gif"),
+        Family("avif", "avif", "image/avif"),
+        Family("heif", "heic", "image/heic"),
+        Family("tiff", "tiff", "image/tiff"),
+        Family("bmp", "bmp", "image/bmp"),
+        Family("isobmff", "mp4", "video/mp4"),
+        Family("quicktime", "mov", "video/quicktime"),
+        Family("matroska", "webm", "video/webm"),
+        Family("mp3", "mp3", "audio/mpeg"),
+        Family("m4a", "m4a", "audio/mp4"),
+        Family("aac", "aac", "audio/aac"),
+        Family("wav", "wav", "audio/wav"),
+        Family("flac", "flac", "audio/flac"),
+        Family("ogg", "ogg", "audio/ogg"),
+        Family("pdf", "pdf", "application/pdf"),
+        Family("docx", "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        Family("xlsx", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        Family("pptx", "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+        Family("odt", "odt", "application/vnd.oasis.opendocument.text"),
+        Family("text", "txt", "text/plain; charset=utf-8"),
+    ]
+}
+
+# Content types, declared or detected, and the families they may belong to.
+TYPE_FAMILIES: dict[str, frozenset[str]] = {
+    "image/jpeg": frozenset({"jpeg"}),
+    "image/png": frozenset({"png"}),
+    "image/webp": frozenset({"webp"}),
+    "image/gif": frozenset({"gif"}),
+    "image/avif": frozenset({"avif"}),
+    "image/heic": frozenset({"heif"}),
+    "image/heif": frozenset({"heif"}),
+    "image/heic-sequence": frozenset({"heif"}),
+    "image/heif-sequence": frozenset({"heif"}),
+    "image/tiff": frozenset({"tiff"}),
+    "image/bmp": frozenset({"bmp"}),
+    "image/x-ms-bmp": frozenset({"bmp"}),
+    # ISO media files: libmagic names them by brand, which says little about the content
+    "video/mp4": frozenset({"isobmff", "quicktime", "m4a"}),
+    "video/quicktime": frozenset({"isobmff", "quicktime"}),
+    "video/x-m4v": frozenset({"isobmff"}),
+    "video/3gpp": frozenset({"isobmff"}),
+    "video/webm": frozenset({"matroska"}),
+    "video/x-matroska": frozenset({"matroska"}),
+    "audio/mpeg": frozenset({"mp3"}),
+    "audio/mp3": frozenset({"mp3"}),
+    "audio/mp4": frozenset({"m4a"}),
+    "audio/x-m4a": frozenset({"m4a"}),
+    "audio/aac": frozenset({"aac", "m4a"}),  # apps send audio/aac for .m4a too
+    "audio/x-hx-aac-adts": frozenset({"aac"}),
+    "audio/x-aac": frozenset({"aac"}),
+    "audio/wav": frozenset({"wav"}),
+    "audio/x-wav": frozenset({"wav"}),
+    "audio/wave": frozenset({"wav"}),
+    "audio/vnd.wave": frozenset({"wav"}),
+    "audio/flac": frozenset({"flac"}),
+    "audio/x-flac": frozenset({"flac"}),
+    "audio/ogg": frozenset({"ogg"}),
+    "audio/opus": frozenset({"ogg"}),
+    "application/pdf": frozenset({"pdf"}),
+    FAMILIES["docx"].content_type: frozenset({"docx"}),
+    FAMILIES["xlsx"].content_type: frozenset({"xlsx"}),
+    FAMILIES["pptx"].content_type: frozenset({"pptx"}),
+    FAMILIES["odt"].content_type: frozenset({"odt"}),
+    "text/plain": frozenset({"text"}),
+    "text/csv": frozenset({"text"}),
+}
+
+# A zip is an office file when its main part is there (libmagic only looks at the first entries).
+OOXML_MAIN_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "pptx": "ppt/presentation.xml"}
+
+# Text is anything libmagic calls text/*, except markup a browser would run.
+UNSAFE_TEXT = {"text/html", "text/xml", "image/svg+xml", "text/x-php", "text/javascript"}
+
+
+@dataclass(frozen=True)
+class Detection:
+    mime: str  # what libmagic says
+    family: Family | None  # the declared family the bytes turned out to be, if any
+
+
+def detect(fileobj: IO[bytes], declared: str) -> Detection:
+    """Sniff the file and return the family it is, if it is one the declared type allows."""
+    fileobj.seek(0)
+    head = fileobj.read(HEAD_BYTES)
+    fileobj.seek(0)
+    mime = magic.from_buffer(head, mime=True) if head else "application/x-empty"
+    wanted = TYPE_FAMILIES.get(declared.split(";")[0].strip().lower(), frozenset())
+    found = set(TYPE_FAMILIES.get(mime, frozenset()))
+    if mime.startswith("text/") and mime not in UNSAFE_TEXT:
+        found.add("text")
+    if mime == "application/zip" and wanted & OOXML_MAIN_PART.keys():
+        found |= _ooxml_families(fileobj)
+    match = sorted(wanted & found)
+    return Detection(mime=mime, family=FAMILIES[match[0]] if match else None)
+
+
+def _ooxml_families(fileobj: IO[bytes]) -> set[str]:
+    try:
+        with zipfile.ZipFile(fileobj) as archive:
+            names = set(archive.namelist())
+    except zipfile.BadZipFile:
+        return set()
+    finally:
+        fileobj.seek(0)
+    if "[Content_Types].xml" not in names:
+        return set()
+    return {family for family, part in OOXML_MAIN_PART.items() if part in names}

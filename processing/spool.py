@@ -1,0 +1,76 @@
+"""Downloads into a spooled temporary file: in memory up to SPOOL_MAX_MEMORY, on disk past it.
+
+Whatever happens in the `with` block (an exception, a job timeout), the file
+and any on-disk copy are removed when it ends.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+
+from media import storage
+
+
+class Spooled:
+    def __init__(self, file: IO[bytes], path: Path | None) -> None:
+        self.file = file
+        self._path = path
+        self._materialized: Path | None = None
+
+    @property
+    def on_disk(self) -> bool:
+        return self._path is not None
+
+    def path(self) -> Path:
+        """A path on disk, for tools that need one (ffprobe); writes an in-memory file out once."""
+        if self._path is not None:
+            return self._path
+        if self._materialized is None:
+            fd, name = tempfile.mkstemp(dir=_spool_dir(), prefix="mem-")
+            with os.fdopen(fd, "wb") as out:
+                out.write(self.file.getbuffer())  # type: ignore[attr-defined]
+            self._materialized = Path(name)
+        return self._materialized
+
+    def close(self) -> None:
+        self.file.close()
+        for path in (self._path, self._materialized):
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+def _spool_dir() -> Path:
+    path = Path(settings.SPOOL_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def fetch(key: str, *, size: int, to_disk: bool = False) -> Iterator[Spooled]:
+    """Download `key` (of the given size) into memory or, when big or asked, into SPOOL_DIR."""
+    if to_disk or size > settings.SPOOL_MAX_MEMORY:
+        fd, name = tempfile.mkstemp(dir=_spool_dir(), prefix="dl-")
+        spooled = Spooled(os.fdopen(fd, "w+b"), Path(name))
+    else:
+        spooled = Spooled(io.BytesIO(), None)
+    try:
+        storage.download(key, spooled.file)
+        spooled.file.seek(0)
+        yield spooled
+    finally:
+        spooled.close()
+
+
+@contextmanager
+def workdir() -> Iterator[Path]:
+    """A scratch folder for renditions, removed with everything in it."""
+    with tempfile.TemporaryDirectory(dir=_spool_dir(), prefix="work-") as name:
+        yield Path(name)
