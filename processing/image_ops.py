@@ -77,12 +77,17 @@ def normalize_mode(img: Image.Image) -> Image.Image:
     """Bring any decoded mode to one that resamples correctly: L, LA, RGB, RGBA or CMYK.
 
     16-bit greyscale is scaled down (Pillow's own conversion would clip it to
-    white); fully opaque alpha is dropped so the encoder does not store it.
+    white), as is float; fully opaque alpha is dropped so the encoder does not
+    store it.
     """
     mode = img.mode
     if mode.startswith("I;16") or mode == "I":
         img = img.convert("I").point(lambda v: v * (1 / 256)).convert("L")
-    elif mode in ("1", "F"):
+    elif mode == "F":
+        # Float images usually hold 0.0-1.0; anything larger is taken as 0-255 already.
+        scale = 255 if img.getextrema()[1] <= 1.0 else 1  # type: ignore[operator]
+        img = img.point(lambda v: v * scale).convert("L")
+    elif mode == "1":
         img = img.convert("L")
     elif mode in ("P", "PA"):
         img = img.convert("RGBA" if img.has_transparency_data else "RGB")

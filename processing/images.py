@@ -20,6 +20,11 @@ The still-image pipeline, in the order that keeps it cheap:
 
 Bad input raises `Rejected`; anything else that escapes is transient for the
 caller (a full disk, a killed process) and worth a retry.
+
+JPEG, PNG, GIF, TIFF and BMP are read from the file in blocks. Pillow's WebP
+and AVIF plugins and pillow-heif read the whole file into memory when they
+open it (their C libraries want one buffer); the upload size limit bounds
+that, and no pixel is allocated before the header check either way.
 """
 
 from __future__ import annotations
