@@ -1,0 +1,655 @@
+"""Video processing: probe, thumbnail and a single-pass HLS ladder.
+
+Pure functions over local files: no Django, no storage, no network. The job
+layer downloads the upload, calls these, and uploads what they write.
+
+- Every upload is hostile. ffprobe and ffmpeg run from argument lists (no
+  shell) on a `file:` URL with a demuxer and a protocol allow-list, so an HLS
+  or concat playlist named `.mp4` cannot make them open other files or the
+  network; the decoders refuse frames over the pixel cap.
+- `probe_video` reads the container headers and applies every cap (duration,
+  dimensions, pixels, frame rate, frame count) before anything is decoded in
+  full. Over a cap is `Rejected("too_large")`; no decodable video stream or no
+  duration is `Rejected("corrupt_file")`.
+- `transcode_hls` decodes once. One filter graph scales the source to the
+  largest rung and every smaller rung from the one above it (cheaper than
+  scaling each from the source, same quality: bench/README.md); each rung has
+  its own libx264 + AAC encoder in the same process, and the hls muxer writes
+  `<rung>/index.m3u8`, its segments and `master.m3u8`. Keyframes are forced
+  every `segment_seconds` of source time, so segments line up across rungs.
+- Every ffmpeg run goes through `_run_ffmpeg`: a wall-clock timeout, a
+  no-progress watchdog, the process group killed on every way out, and a
+  bounded stderr tail turned into a short message (`TranscodeError`, which
+  the job layer retries) with the full text kept in `detail`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import IO
+
+from processing.errors import Rejected
+
+FFMPEG = "ffmpeg"
+FFPROBE = "ffprobe"
+MASTER_PLAYLIST = "master.m3u8"
+VARIANT_PLAYLIST = "index.m3u8"
+
+ProgressCallback = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One rung of the HLS ladder."""
+
+    height: int  # short side: 720 is 1280x720 for landscape and 720x1280 for portrait video
+    video_bitrate: int  # bit/s, x264's VBV maxrate, so the master's BANDWIDTH is a real ceiling
+    audio_bitrate: int = 128_000
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """Every tunable of the video pipeline; the job layer fills it from settings."""
+
+    ladder: tuple[Variant, ...] = (
+        Variant(480, 1_500_000, 96_000),
+        Variant(720, 3_000_000, 128_000),
+    )
+    segment_seconds: int = 6
+    # Capped CRF: x264 spends what the picture needs, VBV caps the peaks. superfast plus
+    # mbtree/lookahead matches veryfast's size and SSIM on natural footage for ~25% less
+    # CPU (bench/README.md).
+    preset: str = "superfast"
+    x264_params: str = "mbtree=1:rc-lookahead=10"
+    crf: int = 23
+    bufsize_factor: float = 2.0  # VBV buffer = this many seconds of maxrate
+    scaler: str = "bicubic"
+    max_output_fps: float = 60.0  # faster sources (slow motion) are played back at this rate
+    # Caps on the upload, checked on the headers before any decoding.
+    max_duration: float = 3600.0
+    max_width: int = 4096  # the picture must fit in max_width x max_height, either way round
+    max_height: int = 4096
+    max_pixels: int = 4096 * 2304
+    max_fps: float = 240.0
+    max_frames: int = 216_000
+    # Wall-clock bound of one ffmpeg run, and of a run whose output stopped advancing.
+    timeout: float = 7200.0
+    stall_timeout: float = 120.0
+    probe_timeout: float = 30.0
+    thumbnail_timeout: float = 60.0
+    thumbnail_at: float = 1.0
+    thumbnail_size: int = 640  # longest side; never upscaled
+    thumbnail_quality: int = 80
+    progress_interval: float = 0.25  # at most ~4 progress callbacks a second
+    # Demuxers ffprobe/ffmpeg may use; anything else (hls, concat, image2...) is refused.
+    formats: tuple[str, ...] = ("mov", "matroska", "avi", "mpegts", "flv", "mpeg", "ogg", "asf")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    duration: float  # seconds
+    width: int  # as displayed: pixel aspect ratio and rotation applied
+    height: int
+    fps: float
+    frames: int  # from the container, else estimated as duration * fps
+    video_codec: str
+    audio_codec: str | None
+    rotation: int  # degrees clockwise a player turns the stored picture: 0, 90, 180 or 270
+    container: str
+    video_stream: int  # stream indexes, mapped explicitly so cover art is never picked
+    audio_stream: int | None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_stream is not None
+
+    def metadata(self) -> dict[str, object]:
+        """The fields a Media row shows its owner."""
+        return {
+            "duration": round(self.duration, 3),
+            "width": self.width,
+            "height": self.height,
+            "fps": round(self.fps, 3),
+            "video_codec": self.video_codec,
+            "audio_codec": self.audio_codec,
+            "has_audio": self.has_audio,
+            "rotation": self.rotation,
+        }
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One variant as it is written: `<name>/index.m3u8` under the output folder."""
+
+    name: str
+    width: int
+    height: int
+    video_bitrate: int
+    audio_bitrate: int
+
+    @property
+    def playlist(self) -> str:
+        return f"{self.name}/{VARIANT_PLAYLIST}"
+
+
+@dataclass(frozen=True)
+class HlsResult:
+    out_dir: Path
+    renditions: tuple[Rendition, ...]
+
+    @property
+    def master(self) -> Path:
+        return self.out_dir / MASTER_PLAYLIST
+
+    def files(self) -> list[Path]:
+        """Every file written, relative to out_dir (the keys under `.../hls/`)."""
+        return sorted(p.relative_to(self.out_dir) for p in self.out_dir.rglob("*") if p.is_file())
+
+
+class TranscodeError(Exception):
+    """ffmpeg failed for a reason that is not the input's fault; the caller retries."""
+
+    def __init__(self, message: str, detail: str = "", reason: str = "failed") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail  # full technical text, for moderators only
+        self.reason = reason  # "timeout", "stalled", "killed" or "failed"
+
+
+# --- probing -----------------------------------------------------------------------------
+
+
+def probe_video(path: Path, spec: VideoSpec | None = None) -> VideoInfo:
+    """Read the headers, check the caps; raise Rejected for anything we will not transcode."""
+    spec = spec or VideoSpec()
+    cmd = [
+        FFPROBE, "-hide_banner", "-loglevel", "error", *_input_options(spec),
+        "-of", "json", "-show_format", "-show_streams", _file_url(path),
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(
+            cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=spec.probe_timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise TranscodeError("Reading the video took too long.", str(exc), reason="timeout") from exc
+    errors = done.stderr.decode("utf-8", "replace")[-_TAIL_CHARS:]
+    if "exceeds specified max pixel count" in errors:
+        raise Rejected("too_large", _too_large_pixels(spec), errors)
+    try:
+        data = json.loads(done.stdout or b"{}") if done.returncode == 0 else {}
+    except ValueError:
+        data = {}
+    streams = [s for s in data.get("streams") or [] if isinstance(s, dict)]
+    video = next((s for s in streams if _is_video(s)), None)
+    if video is None:
+        raise Rejected("corrupt_file", "The file has no video we can read.", errors)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+
+    fmt = data.get("format") or {}
+    duration = _positive(fmt.get("duration")) or _positive(video.get("duration"))
+    stored_w, stored_h = int(video.get("width") or 0), int(video.get("height") or 0)
+    fps = _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate"))
+    if not duration:
+        raise Rejected("corrupt_file", "The video has no duration; the file may be damaged.", errors)
+    if stored_w <= 0 or stored_h <= 0 or not fps:
+        raise Rejected("corrupt_file", "The video's picture size or frame rate is unreadable.", errors)
+
+    sar = _rate(str(video.get("sample_aspect_ratio", "1:1")).replace(":", "/")) or 1.0
+    rotation = _rotation(video)
+    width, height = max(2, round(stored_w * sar)), stored_h
+    if rotation in (90, 270):
+        width, height = height, width
+    frames = int(_positive(video.get("nb_frames")) or math.ceil(duration * fps))
+
+    detail = f"{stored_w}x{stored_h} (displayed {width}x{height}), {fps:.3f} fps, {duration:.3f} s, {frames} frames"
+    if duration > spec.max_duration:
+        raise Rejected("too_large", f"The video is longer than {_minutes(spec.max_duration)}.", detail)
+    if (
+        max(width, height) > max(spec.max_width, spec.max_height)
+        or min(width, height) > min(spec.max_width, spec.max_height)
+        or stored_w * stored_h > spec.max_pixels
+    ):
+        raise Rejected("too_large", _too_large_pixels(spec), detail)
+    if fps > spec.max_fps:
+        raise Rejected("too_large", f"The video's frame rate is above {spec.max_fps:g} frames a second.", detail)
+    if frames > spec.max_frames:
+        raise Rejected("too_large", f"The video has more than {spec.max_frames} frames.", detail)
+
+    return VideoInfo(
+        duration=duration,
+        width=width,
+        height=height,
+        fps=fps,
+        frames=frames,
+        video_codec=str(video.get("codec_name") or "unknown"),
+        audio_codec=str(audio.get("codec_name") or "unknown") if audio else None,
+        rotation=rotation,
+        container=str(fmt.get("format_name") or ""),
+        video_stream=int(video["index"]),
+        audio_stream=int(audio["index"]) if audio else None,
+    )
+
+
+def _is_video(stream: dict) -> bool:
+    disposition = stream.get("disposition") or {}
+    return stream.get("codec_type") == "video" and not disposition.get("attached_pic") and "index" in stream
+
+
+def _rotation(stream: dict) -> int:
+    # The display matrix holds the counter-clockwise angle; older files carry a `rotate` tag
+    # (clockwise). ffmpeg's autorotate turns the picture upright by the same rule.
+    for side in stream.get("side_data_list") or []:
+        if isinstance(side, dict) and "rotation" in side:
+            return _quarter(-_float(side["rotation"]))
+    tag = (stream.get("tags") or {}).get("rotate")
+    return _quarter(_float(tag)) if tag is not None else 0
+
+
+def _quarter(degrees: float) -> int:
+    return round(degrees / 90) % 4 * 90
+
+
+def _float(value: object) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def _positive(value: object) -> float:
+    number = _float(value) if value is not None else 0.0
+    return number if number > 0 else 0.0
+
+
+def _rate(text: object) -> float:
+    try:
+        rate = Fraction(str(text))
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+    return float(rate) if rate > 0 else 0.0
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
+
+
+def _too_large_pixels(spec: VideoSpec) -> str:
+    return f"The video's picture is larger than {spec.max_width}x{spec.max_height}."
+
+
+# --- thumbnail -----------------------------------------------------------------------------
+
+
+def make_thumbnail(
+    src: Path, out_path: Path, info: VideoInfo, spec: VideoSpec | None = None, *, size: int | None = None
+) -> None:
+    """A WebP of the frame at `spec.thumbnail_at` (the first frame of a shorter clip), upright,
+    longest side at most `size`, never upscaled, no metadata."""
+    spec = spec or VideoSpec()
+    width, height = _fit(info.width, info.height, size or spec.thumbnail_size)
+    last_start = info.duration - 2 / info.fps  # seeking past the last frame yields nothing
+    seeks = [spec.thumbnail_at, 0.0] if 0 < spec.thumbnail_at <= last_start else [0.0]
+    try:
+        for seek in seeks:
+            out_path.unlink(missing_ok=True)
+            _run_ffmpeg(
+                [
+                    "-ss",
+                    f"{seek:.3f}",
+                    *_input_options(spec),
+                    "-i",
+                    _file_url(src),
+                    "-map",
+                    f"0:{info.video_stream}",
+                    "-frames:v",
+                    "1",
+                    "-vf",
+                    f"scale={width}:{height}:flags=bicubic,setsar=1",
+                    "-c:v",
+                    "libwebp",
+                    "-quality",
+                    str(spec.thumbnail_quality),
+                    "-map_metadata",
+                    "-1",
+                    "-f",
+                    "webp",
+                    str(out_path),
+                ],  # fmt: skip
+                timeout=spec.thumbnail_timeout,
+                stall_timeout=spec.thumbnail_timeout,
+            )
+            if out_path.is_file() and out_path.stat().st_size > 0:
+                return
+        raise Rejected("corrupt_file", "No picture could be read from the video.")
+    except BaseException:
+        out_path.unlink(missing_ok=True)
+        raise
+
+
+def _fit(width: int, height: int, box: int) -> tuple[int, int]:
+    scale = min(1.0, box / max(width, height))
+    return _even(width * scale), _even(height * scale)
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+# --- HLS ---------------------------------------------------------------------------------
+
+
+def plan_ladder(info: VideoInfo, spec: VideoSpec) -> tuple[Rendition, ...]:
+    """The renditions for this source, smallest first: every rung whose short side fits in the
+    source's, or one rung at the source's own size when none does. Even sizes, aspect kept."""
+    short, long = sorted((info.width, info.height))
+    rungs = {v.height: v for v in sorted(spec.ladder, key=lambda v: v.height) if _even(v.height) <= short}
+    if not rungs:
+        lowest = min(spec.ladder, key=lambda v: v.height)
+        # Fewer pixels than the lowest rung need proportionally fewer bits (but keep a floor).
+        share = max(0.25, (short / lowest.height) ** 2)
+        own = short - short % 2 or 2
+        rungs = {own: Variant(own, int(lowest.video_bitrate * share), lowest.audio_bitrate)}
+    plans = []
+    for variant in rungs.values():
+        side = _even(variant.height)
+        other = _even(long * side / short)
+        width, height = (other, side) if info.width >= info.height else (side, other)
+        plans.append(Rendition(f"{side}p", width, height, variant.video_bitrate, variant.audio_bitrate))
+    return tuple(plans)
+
+
+def transcode_hls(
+    src: Path,
+    out_dir: Path,
+    info: VideoInfo,
+    spec: VideoSpec | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> HlsResult:
+    """Write the whole ladder with one ffmpeg process: out_dir/master.m3u8 and one folder per
+    rendition. out_dir must be empty or absent; on any failure it is left as it was found."""
+    spec = spec or VideoSpec()
+    if "%" in str(out_dir):
+        raise ValueError("out_dir must not contain '%' (the hls muxer expands it)")
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if any(out_dir.iterdir()):
+        raise ValueError(f"{out_dir} is not empty")
+    renditions = plan_ladder(info, spec)
+    try:
+        reached = _run_ffmpeg(
+            _hls_arguments(src, out_dir, info, spec, renditions),
+            timeout=spec.timeout,
+            stall_timeout=spec.stall_timeout,
+            duration=info.duration,
+            on_progress=on_progress,
+            interval=spec.progress_interval,
+        )
+        missing = [r.playlist for r in renditions if not (out_dir / r.playlist).is_file()]
+        if missing or not (out_dir / MASTER_PLAYLIST).is_file():
+            raise TranscodeError("The video could not be converted.", f"ffmpeg wrote no playlist for {missing}")
+        # A header that promises more than the data holds is a damaged (e.g. truncated) upload.
+        if info.duration > 2 and reached < info.duration / 2:
+            raise Rejected(
+                "corrupt_file",
+                "The video file is incomplete or damaged.",
+                f"decoded {reached:.2f} s of the {info.duration:.2f} s the header announces",
+            )
+    except BaseException:
+        _empty(out_dir, remove=created)
+        raise
+    if on_progress:
+        on_progress(1.0)
+    return HlsResult(out_dir, renditions)
+
+
+def _hls_arguments(
+    src: Path, out_dir: Path, info: VideoInfo, spec: VideoSpec, renditions: tuple[Rendition, ...]
+) -> list[str]:
+    args = [*_input_options(spec), "-i", _file_url(src), "-filter_complex", _scale_graph(info, spec, renditions)]
+    for i in range(len(renditions)):
+        args += ["-map", f"[v{i}]"]
+        if info.audio_stream is not None:
+            args += ["-map", f"0:{info.audio_stream}"]
+    args += ["-c:v", "libx264", "-preset", spec.preset, "-crf", str(spec.crf), "-profile:v", "high"]
+    if spec.x264_params:
+        args += ["-x264-params", spec.x264_params]
+    # Forced keyframes on source time (not frame counts) land on the same instants in every
+    # rendition, so the hls muxer cuts all of them at the same points.
+    args += ["-force_key_frames", f"expr:gte(t,n_forced*{spec.segment_seconds})"]
+    for i, r in enumerate(renditions):
+        args += [
+            f"-maxrate:v:{i}",
+            str(r.video_bitrate),
+            f"-bufsize:v:{i}",
+            str(int(r.video_bitrate * spec.bufsize_factor)),
+        ]
+    if info.audio_stream is not None:
+        args += ["-c:a", "aac", "-ac", "2"]
+        for i, r in enumerate(renditions):
+            args += [f"-b:a:{i}", str(r.audio_bitrate)]
+    streams = " ".join(
+        f"v:{i},a:{i},name:{r.name}" if info.audio_stream is not None else f"v:{i},name:{r.name}"
+        for i, r in enumerate(renditions)
+    )
+    args += [
+        "-map_metadata", "-1", "-map_chapters", "-1",
+        "-f", "hls", "-hls_time", str(spec.segment_seconds), "-hls_playlist_type", "vod",
+        "-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
+        "-hls_segment_filename", str(out_dir / "%v" / "seg_%05d.ts"),
+        "-master_pl_name", MASTER_PLAYLIST, "-var_stream_map", streams,
+        str(out_dir / "%v" / VARIANT_PLAYLIST),
+    ]  # fmt: skip
+    return args
+
+
+def _scale_graph(info: VideoInfo, spec: VideoSpec, renditions: tuple[Rendition, ...]) -> str:
+    """`[0:N]` scaled to the largest rendition, each smaller one scaled from the one above it."""
+    head = [f"fps={spec.max_output_fps:g}"] if info.fps > spec.max_output_fps else []
+    order = sorted(range(len(renditions)), key=lambda i: renditions[i].width * renditions[i].height, reverse=True)
+    parts, source = [], f"[0:{info.video_stream}]"
+    for step, i in enumerate(order):
+        r = renditions[i]
+        chain = ",".join([*head, f"scale={r.width}:{r.height}:flags={spec.scaler}", "format=yuv420p", "setsar=1"])
+        head = []
+        if step == len(order) - 1:
+            parts.append(f"{source}{chain}[v{i}]")
+        else:
+            parts.append(f"{source}{chain},split=2[v{i}][s{step}]")
+            source = f"[s{step}]"
+    return ";".join(parts)
+
+
+def _empty(folder: Path, *, remove: bool) -> None:
+    if remove:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+# --- running ffmpeg ------------------------------------------------------------------------
+
+
+def _input_options(spec: VideoSpec) -> list[str]:
+    return [
+        "-protocol_whitelist", "file", "-format_whitelist", ",".join(spec.formats),
+        "-max_pixels", str(spec.max_pixels),
+    ]  # fmt: skip
+
+
+def _file_url(path: Path) -> str:
+    # An explicit protocol: a name like "x:y.mp4" or "-i" is never read as a URL or an option.
+    return "file:" + str(Path(path).resolve())
+
+
+_TAIL_CHARS = 64_000
+_TRANSIENT = (
+    (re.compile(r"No space left on device", re.I), "The server ran out of disk space while converting the video."),
+    (
+        re.compile(r"Cannot allocate memory|Out of memory", re.I),
+        "The server ran out of memory while converting the video.",
+    ),
+)
+_CORRUPT = re.compile(
+    r"Invalid data found when processing input|moov atom not found|could not find codec parameters|"
+    r"Invalid NAL unit|error while decoding|decode_slice_header error|no frame!|EBML header parsing failed|"
+    r"corrupt",
+    re.I,
+)
+
+
+class _Tail:
+    """The last ~64 kB of a stream, read on a thread so ffmpeg never blocks on a full pipe."""
+
+    def __init__(self) -> None:
+        self._lines: deque[str] = deque()
+        self._size = 0
+
+    def read(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            line = raw.decode("utf-8", "replace").rstrip()[:2000]
+            self._lines.append(line)
+            self._size += len(line) + 1
+            while self._size > _TAIL_CHARS and len(self._lines) > 1:
+                self._size -= len(self._lines.popleft()) + 1
+
+    def text(self) -> str:
+        return "\n".join(self._lines)
+
+
+def _read_progress(stream: IO[bytes], updates: queue.Queue[tuple[int, int] | None]) -> None:
+    """Turn `-progress` blocks into (frame, out_time_us) updates; None once ffmpeg closes it."""
+    frame = out_us = 0
+    try:
+        for raw in stream:
+            key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+            if key == "frame" and value.isdigit():
+                frame = int(value)
+            elif key == "out_time_us" and value.lstrip("-").isdigit():
+                out_us = max(0, int(value))
+            elif key == "progress":
+                updates.put((frame, out_us))
+    finally:
+        updates.put(None)
+
+
+def _run_ffmpeg(
+    args: list[str],
+    *,
+    timeout: float,
+    stall_timeout: float,
+    duration: float | None = None,
+    on_progress: ProgressCallback | None = None,
+    interval: float = 0.25,
+) -> float:
+    """Run ffmpeg to completion and return how far its output got (seconds).
+
+    Kills it when it exceeds `timeout`, when neither its frame count nor its output time has
+    advanced for `stall_timeout`, or when anything (on_progress included) raises. on_progress
+    is called on this thread, with a rising fraction, at most once per `interval`.
+    """
+    cmd = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1", *args]
+    # Its own session: one killpg reaches ffmpeg and anything it might start.
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    updates: queue.Queue[tuple[int, int] | None] = queue.Queue()
+    tail = _Tail()
+    readers = [
+        threading.Thread(target=_read_progress, args=(proc.stdout, updates), daemon=True),
+        threading.Thread(target=tail.read, args=(proc.stderr,), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    stopped = ""
+    frame = out_us = 0
+    reported = 0.0
+    start = last_move = time.monotonic()
+    last_report = -math.inf
+    try:
+        while True:
+            try:
+                update = updates.get(timeout=0.1)
+            except queue.Empty:
+                update = (frame, out_us)
+            now = time.monotonic()
+            if update is None:
+                break  # stdout closed: ffmpeg is exiting
+            if update[0] > frame or update[1] > out_us:
+                frame, out_us = max(frame, update[0]), max(out_us, update[1])
+                last_move = now
+                if on_progress and duration and now - last_report >= interval:
+                    # 1.0 is the caller's to report, once the output is checked.
+                    fraction = min(0.99, out_us / (duration * 1e6))
+                    if fraction > reported:
+                        on_progress(fraction)
+                        reported, last_report = fraction, now
+            if now - start > timeout:
+                stopped = "timeout"
+                break
+            if now - last_move > stall_timeout:
+                stopped = "stalled"
+                break
+        if stopped:
+            _kill(proc)
+        else:
+            try:
+                proc.wait(timeout=max(1.0, timeout - (time.monotonic() - start)))
+            except subprocess.TimeoutExpired:
+                stopped = "timeout"
+                _kill(proc)
+    finally:
+        _kill(proc)
+        for reader in readers:
+            reader.join(timeout=5)
+        proc.stdout.close()
+        proc.stderr.close()
+
+    errors = tail.text()
+    detail = f"$ {' '.join(cmd)}\nexit status {proc.returncode}\n{errors}".strip()
+    if stopped == "timeout":
+        raise TranscodeError(
+            f"Converting the video took longer than the limit ({timeout:g} s) and was stopped.", detail, stopped
+        )
+    if stopped == "stalled":
+        raise TranscodeError(
+            f"Converting the video made no progress for {stall_timeout:g} s and was stopped.", detail, stopped
+        )
+    if proc.returncode < 0:
+        name = signal.Signals(-proc.returncode).name if -proc.returncode in signal.valid_signals() else "?"
+        raise TranscodeError(f"The video converter was stopped unexpectedly ({name}).", detail, "killed")
+    if proc.returncode != 0:
+        for pattern, message in _TRANSIENT:
+            if pattern.search(errors):
+                raise TranscodeError(message, detail)
+        if _CORRUPT.search(errors):
+            raise Rejected("corrupt_file", "The video file is damaged or cannot be decoded.", detail)
+        raise TranscodeError(f"The video could not be converted (ffmpeg exit status {proc.returncode}).", detail)
+    return out_us / 1e6
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
