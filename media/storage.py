@@ -9,7 +9,7 @@ other only signs URLs for clients, with the endpoint they can reach
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -145,12 +145,16 @@ def read(key: str) -> bytes:
     return client().get_object(Bucket=bucket_name(), Key=key)["Body"].read()
 
 
-def list_keys(prefix: str) -> list[str]:
+def list_objects(prefix: str) -> Iterator[tuple[str, datetime]]:
+    """(key, last modified) of every object under the prefix."""
     paginator = client().get_paginator("list_objects_v2")
-    keys: list[str] = []
     for page in paginator.paginate(Bucket=bucket_name(), Prefix=prefix):
-        keys.extend(item["Key"] for item in page.get("Contents", []))
-    return keys
+        for item in page.get("Contents", []):
+            yield item["Key"], item["LastModified"]
+
+
+def list_keys(prefix: str) -> list[str]:
+    return [key for key, _ in list_objects(prefix)]
 
 
 def delete(keys: Iterable[str]) -> None:

@@ -1,31 +1,120 @@
-"""Scheduled maintenance: each function is safe to run at any time, and twice."""
+"""Scheduled maintenance. Each function is safe to run at any time and twice, and with
+`dry_run=True` only reports what it would do (the management command's default)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+import django_rq
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from media import lifecycle, storage
 from media.models import Media, Status
+from processing import jobs, moves
 
 log = logging.getLogger(__name__)
 
+LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
-def expire_pending(*, older_than: timedelta | None = None, dry_run: bool = False) -> list[str]:
+
+@dataclass
+class Report:
+    """What a maintenance run did (or, dry, would do): media ids per action."""
+
+    actions: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, action: str, item: object) -> None:
+        self.actions.setdefault(action, []).append(str(item))
+
+    def lines(self) -> list[str]:
+        return [f"{action}: {len(items)}" for action, items in sorted(self.actions.items())] or ["nothing to do"]
+
+
+def expire_pending(
+    *, older_than: timedelta | None = None, dry_run: bool = False, report: Report | None = None
+) -> Report:
     """PENDING media never confirmed in time become EXPIRED, and whatever reached temp/ is deleted."""
-    cutoff = timezone.now() - (older_than or timedelta(hours=settings.PENDING_TTL_HOURS))
-    expired = []
-    for media_id in Media.objects.filter(status=Status.PENDING, created_at__lt=cutoff).values_list("id", flat=True):
+    report = report or Report()
+    cutoff = timezone.now() - (older_than if older_than is not None else timedelta(hours=settings.PENDING_TTL_HOURS))
+    for media in Media.objects.filter(status=Status.PENDING, created_at__lt=cutoff).only("id"):
         if dry_run:
-            expired.append(str(media_id))
-            continue
-        media = lifecycle.mark_expired(media_id)
-        if media is not None:  # a confirm that won the race keeps its upload
+            report.add("expire", media.id)
+        elif lifecycle.mark_expired(media.id) is not None:  # a confirm that won the race keeps its upload
             storage.delete([media.temp_key])
-            expired.append(str(media_id))
-    if expired:
-        log.info("%s %d unconfirmed uploads", "would expire" if dry_run else "expired", len(expired))
-    return expired
+            report.add("expire", media.id)
+    return report
+
+
+def resume_stalled(
+    *, older_than: timedelta = timedelta(minutes=5), dry_run: bool = False, report: Report | None = None
+) -> Report:
+    """PROCESSING media whose job is gone (Redis was down at confirm, or lost its data) are queued
+    again; those whose job ended failed without the media being marked are marked FAILED."""
+    report = report or Report()
+    cutoff = timezone.now() - older_than
+    for media in Media.objects.filter(status=Status.PROCESSING, updated_at__lt=cutoff).only("id", "kind"):
+        queue = django_rq.get_queue(jobs.QUEUE_OF[media.kind], commit_mode="auto")
+        try:
+            status = Job.fetch(jobs.job_id(media.id), connection=queue.connection).get_status()
+        except NoSuchJobError:
+            status = None
+        except RedisError:
+            log.warning("Redis does not answer; stalled media are resumed on a later run")
+            return report
+        if status in LIVE:
+            continue
+        if status == JobStatus.FAILED:
+            report.add("fail", media.id)
+            if not dry_run:
+                lifecycle.mark_failed(
+                    media.id,
+                    code="processing_failed",
+                    message="Processing failed after several attempts; an operator can retry it.",
+                )
+            continue
+        report.add("requeue", media.id)
+        if not dry_run:
+            jobs.enqueue_now(media.id, media.kind)
+    return report
+
+
+def purge_old(*, dry_run: bool = False, report: Report | None = None) -> Report:
+    """Retention: REJECTED and EXPIRED media older than RETENTION_DAYS_REJECTED go, with every
+    object they kept (quarantined files included); stray temp/ objects with no waiting media go too."""
+    report = report or Report()
+    cutoff = timezone.now() - timedelta(days=settings.RETENTION_DAYS_REJECTED)
+    for media in Media.objects.filter(status__in=(Status.REJECTED, Status.EXPIRED), updated_at__lt=cutoff):
+        report.add("purge", media.id)
+        if not dry_run:
+            moves.remove_all(media)
+            media.delete()
+    waiting = {
+        str(pk)
+        for pk in Media.objects.filter(status__in=(Status.PENDING, Status.PROCESSING, Status.FAILED)).values_list(
+            "pk", flat=True
+        )
+    }
+    grace = timezone.now() - timedelta(hours=settings.PENDING_TTL_HOURS)
+    for key, modified in storage.list_objects("temp/"):
+        if key.removeprefix("temp/") not in waiting and modified < grace:
+            report.add("delete stray temp object", key)
+            if not dry_run:
+                storage.delete([key])
+    return report
+
+
+def run_all(*, dry_run: bool = False) -> Report:
+    """Everything the scheduler runs, in one pass (also `manage.py mediahub_cleanup`)."""
+    report = Report()
+    expire_pending(dry_run=dry_run, report=report)
+    resume_stalled(dry_run=dry_run, report=report)
+    purge_old(dry_run=dry_run, report=report)
+    if not dry_run:
+        log.info("maintenance: %s", "; ".join(report.lines()))
+    return report

@@ -1,0 +1,35 @@
+from django.core.management.base import BaseCommand, CommandParser
+
+from processing import maintenance
+
+
+class Command(BaseCommand):
+    help = (
+        "Expire unconfirmed uploads, requeue media whose job was lost, and purge old rejected/expired media "
+        "and stray temp/ objects. Changes nothing unless --for-real is given."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--for-real", action="store_true", help="Do it; without this, only say what would be done.")
+        parser.add_argument("--only", choices=["expire", "resume", "purge"], help="Run one task only.")
+
+    def handle(self, *args: object, for_real: bool, only: str | None, **options: object) -> None:
+        dry_run = not for_real
+        tasks = {
+            "expire": maintenance.expire_pending,
+            "resume": maintenance.resume_stalled,
+            "purge": maintenance.purge_old,
+        }
+        report = maintenance.Report()
+        for name, task in tasks.items():
+            if only in (None, name):
+                task(dry_run=dry_run, report=report)
+        prefix = "would " if dry_run else ""
+        for action, items in sorted(report.actions.items()):
+            self.stdout.write(f"{prefix}{action}: {len(items)}")
+            for item in items[:20]:
+                self.stdout.write(f"  {item}")
+        if not report.actions:
+            self.stdout.write("nothing to do")
+        if dry_run and report.actions:
+            self.stdout.write(self.style.WARNING("dry run: nothing was changed; add --for-real to do it"))
