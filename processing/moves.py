@@ -19,9 +19,9 @@ def source_key(media: Media) -> str | None:
     """Where the uploaded bytes are now: still in temp/, or already moved by an earlier run."""
     if storage.head(media.temp_key) is not None:
         return media.temp_key
-    if media.original_key and storage.head(media.original_key) is not None:
-        return media.original_key
-    return None
+    # an earlier run moved it but died before READY recorded the key
+    moved = storage.list_keys(f"{media.permanent_prefix}original.")
+    return moved[0] if moved else None
 
 
 def promote(media: Media, family: Family) -> str:
