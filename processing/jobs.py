@@ -124,11 +124,14 @@ def on_job_failure(
         log.warning("media %s: attempt failed (%s), will retry", media_id, exc_type.__name__)
         return
     detail = "".join(traceback.format_exception(exc_type, exc, tb)) if tb else f"{exc_type.__name__}: {exc}"
+    # our own transient errors (ffmpeg's, say) carry a short readable message and the full text
+    reason = exc.message if isinstance(getattr(exc, "message", None), str) else ""
+    extra = exc.detail if isinstance(getattr(exc, "detail", None), str) else ""
     lifecycle.mark_failed(
         media_id,
         code="processing_failed",
-        message="Processing failed after several attempts; an operator can retry it.",
-        detail=detail[-20000:],
+        message=f"Processing failed after several attempts{': ' + reason if reason else ''}; an operator can retry it.",
+        detail=(f"{extra}\n\n" if extra else "") + detail[-20000:],
     )
 
 

@@ -10,6 +10,7 @@ original, and every output is written to the same key again.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
@@ -62,9 +63,7 @@ def run_inline(media: Media) -> None:
         _step(media, 50, "scanning")
         verdict = scan.scan(spooled.file)
         if not verdict.clean:
-            raise Rejected(
-                "malware_detected", "The file contains malware and was not accepted.", verdict.signature
-            )
+            raise Rejected("malware_detected", "The file contains malware and was not accepted.", verdict.signature)
         if media.kind == Kind.AUDIO:
             _step(media, 70, "probing")
             metadata = audio.probe_audio(spooled.path())
@@ -116,8 +115,78 @@ def _upload_renditions(media: Media, files: dict[str, Path], renditions: dict) -
     return keys
 
 
+# Peak bitrates per rung height (bit/s): video, audio. Rungs not listed scale from 720p by pixels.
+BITRATES = {240: (500_000, 64_000), 360: (900_000, 96_000), 480: (1_500_000, 96_000), 720: (3_000_000, 128_000),
+            1080: (6_000_000, 160_000), 1440: (10_000_000, 192_000), 2160: (16_000_000, 192_000)}
+
+
+def video_spec():
+    from processing import video
+
+    ladder = tuple(
+        video.Variant(height, *BITRATES.get(height, (int(3_000_000 * (height / 720) ** 2), 128_000)))
+        for height in sorted(settings.VIDEO_LADDER)
+    )
+    return video.VideoSpec(
+        ladder=ladder,
+        max_duration=settings.VIDEO_MAX_DURATION,
+        max_width=max(settings.VIDEO_MAX_WIDTH, settings.VIDEO_MAX_HEIGHT),
+        max_height=min(settings.VIDEO_MAX_WIDTH, settings.VIDEO_MAX_HEIGHT),
+        max_pixels=settings.VIDEO_MAX_WIDTH * settings.VIDEO_MAX_HEIGHT,
+        max_fps=settings.VIDEO_MAX_FPS,
+        # ffmpeg is stopped by its own timeout before RQ's job timeout kills the whole job
+        timeout=max(10.0, settings.JOB_TIMEOUT_VIDEO * 0.9),
+    )
+
+
+def run_video(media: Media) -> None:
+    """Videos: sniff, probe (caps before decoding), thumbnail, one-pass HLS ladder, upload, READY."""
+    from processing import hls, video
+
+    spec = video_spec()
+    key = _source(media)
+    _step(media, 5, "downloading")
+    with spool.fetch(key, size=media.size, to_disk=True) as spooled, spool.workdir() as work:
+        _step(media, 10, "validating")
+        detection = _sniff(media, spooled.file)
+        info = video.probe_video(spooled.path(), spec)
+        _step(media, 12, "thumbnail")
+        thumb = work / "thumb.webp"
+        video.make_thumbnail(spooled.path(), thumb, info, spec)
+        _step(media, 15, "transcoding")
+        result = video.transcode_hls(
+            spooled.path(),
+            work / "hls",
+            info,
+            spec,
+            on_progress=lambda done: lifecycle.set_progress(media.id, 15 + int(done * 75), "transcoding"),
+        )
+        _step(media, 92, "uploading")
+        original = moves.promote(media, detection.family)
+        hls_prefix = f"{media.permanent_prefix}hls/"
+        uploads = [(result.out_dir / rel, f"{hls_prefix}{rel.as_posix()}", hls.content_type(rel.name)) for rel in result.files()]
+        uploads.append((thumb, f"{media.permanent_prefix}thumb.webp", "image/webp"))
+        with ThreadPoolExecutor(max_workers=8) as pool:  # many small segments: upload in parallel
+            for done in [pool.submit(_upload, *item) for item in uploads]:
+                done.result()
+    metadata = {**info.metadata(), "renditions": [f"{r.width}x{r.height}" for r in result.renditions]}
+    _finish(
+        media,
+        original_key=original,
+        detected_type=detection.mime,
+        thumbnail_key=f"{media.permanent_prefix}thumb.webp",
+        hls_key=f"{hls_prefix}master.m3u8",
+        metadata=metadata,
+    )
+
+
+def _upload(path: Path, key: str, content_type: str) -> None:
+    storage.upload(path, key, content_type=content_type, cache_control=settings.RENDITION_CACHE_CONTROL)
+
+
 PIPELINES = {
     Kind.AUDIO: run_inline,
     Kind.DOCUMENT: run_inline,
     Kind.IMAGE: run_image,
+    Kind.VIDEO: run_video,
 }
