@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.shortcuts import get_object_or_404
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,6 +27,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, uploads.UploadError):
         error = {"code": exc.code, "message": exc.message, "field": exc.field}
         return Response({"error": error, "fields": {exc.field: [exc.message]}}, status=status.HTTP_400_BAD_REQUEST)
+    # DRF answers Django's own 404 and 403 too, but leaves them in its {"detail"} shape: convert them first.
+    if isinstance(exc, Http404):
+        exc = NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, APIException):
         return response
@@ -34,7 +40,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         first = messages[0] if isinstance(messages, list) else messages
         response.data = {
             "error": {"code": getattr(first, "code", "invalid"), "message": str(first), "field": field},
-            "fields": {name: [str(m) for m in (ms if isinstance(ms, list) else [ms])] for name, ms in exc.detail.items()},
+            "fields": {
+                name: [str(m) for m in (ms if isinstance(ms, list) else [ms])] for name, ms in exc.detail.items()
+            },
         }
     else:
         codes = exc.get_codes()
@@ -44,7 +52,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 def _own(request: Request, pk: Any) -> Media:
     """The user's own media; another user's id answers 404, exactly like an unknown one."""
-    return get_object_or_404(Media, pk=pk, owner=request.user)
+    try:
+        return Media.objects.get(pk=pk, owner=request.user)
+    except Media.DoesNotExist:
+        raise NotFound("There is no media with this id.") from None
 
 
 class MediaPagination(PageNumberPagination):
@@ -97,8 +108,17 @@ CONFIRM_STATUS = {
     Status.REJECTED: status.HTTP_422_UNPROCESSABLE_ENTITY,
     Status.FAILED: status.HTTP_200_OK,
     Status.EXPIRED: status.HTTP_409_CONFLICT,
-    Status.PENDING: status.HTTP_409_CONFLICT,
+    Status.PENDING: status.HTTP_409_CONFLICT,  # upload_missing: still waiting for the bytes
 }
+
+
+def confirm_status(outcome: uploads.Confirmation) -> int:
+    """The answer's status follows the media's state, so a repeated confirm answers like the first."""
+    if outcome.unavailable:
+        return status.HTTP_503_SERVICE_UNAVAILABLE
+    if outcome.media.status == Status.REJECTED and outcome.media.error_code == "size_mismatch":
+        return status.HTTP_409_CONFLICT  # the contract's 409: the stored object is not what was declared
+    return CONFIRM_STATUS[outcome.media.status]
 
 
 class MediaConfirmApi(APIView):
@@ -112,11 +132,7 @@ class MediaConfirmApi(APIView):
         body = MediaOutput(outcome.media, context={"request": request}).data
         if outcome.error is not None:
             body["error"] = {"code": outcome.error.code, "message": outcome.error.message}
-        code = CONFIRM_STATUS[outcome.media.status]
-        if outcome.unavailable:
-            code = status.HTTP_503_SERVICE_UNAVAILABLE
-        elif outcome.error is not None and outcome.error.code in {"upload_missing", "size_mismatch"}:
-            code = status.HTTP_409_CONFLICT
+        code = confirm_status(outcome)
         response = Response(body, status=code)
         if code == status.HTTP_503_SERVICE_UNAVAILABLE:
             response["Retry-After"] = "30"
@@ -131,6 +147,7 @@ class MediaRetryApi(APIView):
         if retried is None:
             media.refresh_from_db()
             body = MediaOutput(media, context={"request": request}).data
-            body["error"] = {"code": "not_failed", "message": f"Only FAILED media can be retried; this one is {media.status}."}
+            message = f"Only FAILED media can be retried; this one is {media.status}."
+            body["error"] = {"code": "not_failed", "message": message}
             return Response(body, status=status.HTTP_409_CONFLICT)
         return Response(MediaOutput(retried, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)

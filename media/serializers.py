@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -12,8 +13,17 @@ from media import storage
 from media.models import Kind, Media, Status
 
 
+class FilenameField(serializers.CharField):
+    """Any text: the upload service cleans it (NUL included, like every control character) rather
+    than refusing a name an operating system or a buggy client produced."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+
+
 class MediaCreateInput(serializers.Serializer):
-    filename = serializers.CharField(max_length=20_000, trim_whitespace=False)
+    filename = FilenameField(max_length=20_000, trim_whitespace=False)
     content_type = serializers.CharField(max_length=127)
     size = serializers.IntegerField(min_value=0)
     checksum_sha256 = serializers.RegexField(
@@ -48,8 +58,19 @@ class MediaOutput(serializers.ModelSerializer):
     class Meta:
         model = Media
         fields = [
-            "id", "kind", "status", "progress", "stage", "filename", "content_type", "size",
-            "created_at", "updated_at", "error", "urls", "metadata",
+            "id",
+            "kind",
+            "status",
+            "progress",
+            "stage",
+            "filename",
+            "content_type",
+            "size",
+            "created_at",
+            "updated_at",
+            "error",
+            "urls",
+            "metadata",
         ]
         read_only_fields = fields
 

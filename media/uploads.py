@@ -44,22 +44,30 @@ def kind_for(content_type: str) -> str | None:
     return None
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Format characters (Unicode category Cf) are invisible; the bidirectional ones reorder what a
+# user sees ("invoice\u202etxt.exe" shows as "invoiceexe.txt"). All go, except the two joiners that
+# Persian, Indic scripts and emoji sequences need to spell a name at all.
+_KEEP_FORMAT = {"\u200c", "\u200d"}  # zero-width non-joiner, zero-width joiner
+_DROP_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}  # control, format, surrogate, private use, unassigned
 
 
 def clean_filename(raw: str) -> str:
-    """A display name: no path parts, no control or format characters, at most MAX_FILENAME_LENGTH
-    characters (the extension kept). Unicode names survive. Empty when nothing usable is left."""
+    """A display name: no path parts, no control or invisible format characters, at most
+    MAX_FILENAME_LENGTH characters (the extension kept). Unicode names survive. Empty when nothing
+    usable is left."""
     name = unicodedata.normalize("NFC", raw)
     name = re.split(r"[/\\]", name)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co", "Cn"})
-    name = _CONTROL.sub("", name).strip().strip(".").strip()
+    name = "".join(ch for ch in name if ch in _KEEP_FORMAT or unicodedata.category(ch) not in _DROP_CATEGORIES)
+    name = name.strip().strip(".").strip()
+    if not name.strip("".join(_KEEP_FORMAT)):
+        return ""  # joiners alone are an invisible name
     limit = settings.MAX_FILENAME_LENGTH
     if len(name) > limit:
         stem, dot, ext = name.rpartition(".")
-        ext = ext if dot and 0 < len(ext) <= 16 else ""
-        name = (stem if ext else name)[: limit - len(ext) - 1].rstrip() + ("." + ext if ext else "")
-        name = name[:limit]
+        if dot and stem and 0 < len(ext) <= 16:
+            name = stem[: limit - len(ext) - 1].rstrip() + "." + ext
+        else:
+            name = name[:limit].rstrip()
     return name
 
 
@@ -72,7 +80,9 @@ def media_create(
         raise UploadError("unsupported_type", f"Files of type {content_type!r} are not accepted.", "content_type")
     name = clean_filename(filename)
     if not name:
-        raise UploadError("invalid_filename", "The file name is empty once path parts and control characters are removed.", "filename")
+        raise UploadError(
+            "invalid_filename", "The file name is empty once path parts and control characters are removed.", "filename"
+        )
     limit = settings.MEDIA_KINDS[kind]["max_size"]
     if size < 1:
         raise UploadError("empty_file", "The file is empty.", "size")
@@ -121,7 +131,9 @@ def media_confirm(*, media: Media) -> Confirmation:
         media.refresh_from_db()
         if media.status != Status.PENDING:  # another confirm got there first
             return Confirmation(media)
-        return Confirmation(media, UploadError("upload_missing", "The file has not arrived in storage; upload it, then confirm again."))
+        return Confirmation(
+            media, UploadError("upload_missing", "The file has not arrived in storage; upload it, then confirm again.")
+        )
     if info.size != media.size:
         message = f"The uploaded file has {info.size:,} bytes, not the {media.size:,} declared."
         rejected = lifecycle.mark_rejected(media.id, code="size_mismatch", message=message)
@@ -144,7 +156,10 @@ def media_confirm(*, media: Media) -> Confirmation:
         lifecycle.note_problem(media.id, code="scan_unavailable", message="Waiting for the virus scanner.")
         return Confirmation(
             Media.objects.get(pk=media.id),
-            UploadError("scan_unavailable", "The virus scanner is not available right now; the file will be checked as soon as it is back."),
+            UploadError(
+                "scan_unavailable",
+                "The virus scanner is not available right now; the file will be checked as soon as it is back.",
+            ),
             unavailable=True,
         )
     except Exception:
@@ -152,7 +167,9 @@ def media_confirm(*, media: Media) -> Confirmation:
         lifecycle.note_problem(media.id, code="temporarily_unavailable", message="Waiting to be checked again.")
         return Confirmation(
             Media.objects.get(pk=media.id),
-            UploadError("temporarily_unavailable", "The file could not be checked right now; it will be retried shortly."),
+            UploadError(
+                "temporarily_unavailable", "The file could not be checked right now; it will be retried shortly."
+            ),
             unavailable=True,
         )
     return Confirmation(Media.objects.get(pk=media.id))

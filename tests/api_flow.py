@@ -1,0 +1,66 @@
+"""The client's side of an upload, step by step, for the API tests: create, PUT, confirm, and what is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.response import Response
+from rest_framework.test import APIClient
+
+from tests.helpers import put_upload, stored_keys
+from tests.samples import Sample
+
+LIST_URL = "/api/media/"
+
+
+def detail_url(media_id: str) -> str:
+    return f"/api/media/{media_id}/"
+
+
+def confirm_url(media_id: str) -> str:
+    return f"/api/media/{media_id}/confirm/"
+
+
+def retry_url(media_id: str) -> str:
+    return f"/api/media/{media_id}/retry/"
+
+
+def create(api: APIClient, *, filename: str, content_type: str, size: int, **extra: Any) -> Response:
+    return api.post(
+        LIST_URL, {"filename": filename, "content_type": content_type, "size": size, **extra}, format="json"
+    )
+
+
+def create_ok(api: APIClient, sample: Sample, **extra: Any) -> dict[str, Any]:
+    answer = create(api, filename=sample.filename, content_type=sample.content_type, size=len(sample.body), **extra)
+    assert answer.status_code == 201, answer.json()
+    return answer.json()
+
+
+def upload(created: dict[str, Any], body: bytes) -> None:
+    """PUT with the returned URL and headers only, as a browser would."""
+    answer = put_upload(created["upload"], body)
+    assert answer.status_code == 200, answer.text
+
+
+def confirm(api: APIClient, media_id: str) -> Response:
+    return api.post(confirm_url(media_id))
+
+
+def uploaded(api: APIClient, sample: Sample, **extra: Any) -> dict[str, Any]:
+    """A created media whose bytes are in temp/, not yet confirmed."""
+    created = create_ok(api, sample, **extra)
+    upload(created, sample.body)
+    return created
+
+
+def keys_of(media_id: str) -> dict[str, list[str]]:
+    """Every stored object of a media, by area."""
+    return {
+        "temp": stored_keys(f"temp/{media_id}"),
+        "permanent": stored_keys(f"permanent/{media_id}/"),
+        "quarantine": stored_keys(f"quarantine/{media_id}"),
+    }
+
+
+NOTHING: dict[str, list[str]] = {"temp": [], "permanent": [], "quarantine": []}
