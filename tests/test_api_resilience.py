@@ -1,0 +1,170 @@
+"""Confirm under pressure: two confirms racing on one media (real threads on PostgreSQL), and a
+scanner outage during confirm from which the media resumes without losing anything."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import django_rq
+import pytest
+from django.db import connection, connections
+from django.test import override_settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+from rq import SimpleWorker
+from rq.job import Job
+
+from media.models import Media, Status
+from processing import jobs, scan
+from tests import samples
+from tests.api_flow import NOTHING, confirm, keys_of, retry_url, uploaded
+from tests.samples import Sample
+
+needs_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the race needs real concurrent transactions: set DATABASE_URL to PostgreSQL (CI does)",
+)
+
+
+def _race(token: str, media_id: str, contenders: int = 2) -> list[int]:
+    """`contenders` clients confirm the same media at the same moment; their status codes."""
+    barrier = threading.Barrier(contenders)
+    codes: list[int] = []
+
+    def contend() -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        try:
+            barrier.wait()
+            codes.append(confirm(client, media_id).status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=contend) for _ in range(contenders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return codes
+
+
+@pytest.fixture
+def count_enqueues(monkeypatch) -> Iterator[list[str]]:
+    """Records every call of the real enqueue (a spy: it still queues)."""
+    calls: list[str] = []
+    real = jobs.enqueue_now
+
+    def spy(media_id: object, kind: str) -> bool:
+        calls.append(str(media_id))
+        return real(media_id, kind)
+
+    monkeypatch.setattr(jobs, "enqueue_now", spy)
+    yield calls
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(3))
+def test_two_concurrent_confirms_of_a_document_run_the_inline_path_once(api, user, round_: int) -> None:
+    created = uploaded(api, samples.document_samples()[0])
+    codes = _race(Token.objects.get(user=user).key, created["id"])
+    media = Media.objects.get(pk=created["id"])
+    assert media.status == Status.READY
+    assert media.attempts == 1  # begin_attempt counts every run of the pipeline
+    assert sorted(codes) in ([200, 200], [200, 202])  # the loser answers the state it found
+    assert keys_of(created["id"]) == {**NOTHING, "permanent": [f"permanent/{created['id']}/original.pdf"]}
+    assert not Job.exists(jobs.job_id(created["id"]), connection=django_rq.get_queue("default").connection)
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_confirms_of_an_image_enqueue_exactly_one_job(api, user, count_enqueues: list[str]) -> None:
+    created = uploaded(api, Sample("png", "dot.png", "image/png", samples.png(), "png"))
+    queue = django_rq.get_queue("images")
+    job_id = jobs.job_id(created["id"])
+    try:
+        codes = _race(Token.objects.get(user=user).key, created["id"], contenders=4)
+        assert codes == [202] * 4
+        assert count_enqueues == [created["id"]]
+        assert queue.job_ids.count(job_id) == 1
+        media = Media.objects.get(pk=created["id"])
+        assert media.status == Status.PROCESSING and media.attempts == 0  # the worker's to run
+    finally:
+        queue.remove(job_id)
+        Job(job_id, connection=queue.connection).delete()
+
+
+# --- clamd unreachable ---------------------------------------------------------------------------
+
+
+@contextmanager
+def clamd_unreachable() -> Iterator[None]:
+    """FAULT INJECTION: clamd is made unreachable by pointing the client at a closed port (the real
+    clamd cannot be stopped on demand without breaking every other test run that shares it)."""
+    scan.breaker.close()  # the breaker remembers failures across tests; start and end closed
+    try:
+        with override_settings(CLAMD_PORT=1):
+            yield
+    finally:
+        scan.breaker.close()
+
+
+@pytest.fixture
+def default_queue(settings):
+    """The queue of inline-path retries, with retries due at once so a burst worker runs them."""
+    settings.JOB_RETRY_INTERVALS = [0]
+    return django_rq.get_queue("default")
+
+
+def _work(queue) -> None:
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+
+@pytest.mark.django_db
+def test_with_clamd_down_a_document_waits_and_the_queued_retry_makes_it_ready(api, default_queue) -> None:
+    created = uploaded(api, samples.document_samples()[0])
+    media_id = created["id"]
+    job_id = jobs.job_id(media_id)
+    with clamd_unreachable():
+        answer = confirm(api, media_id)
+        assert answer.status_code == 503 and int(answer["Retry-After"]) > 0
+        body = answer.json()
+        assert body["status"] == Status.PROCESSING and body["error"]["code"] == "scan_unavailable"
+        assert "virus scanner" in body["error"]["message"]
+        assert keys_of(media_id) == {**NOTHING, "temp": [f"temp/{media_id}"]}  # nothing is lost
+        assert default_queue.job_ids.count(job_id) == 1  # the retry is already queued
+        again = confirm(api, media_id)  # the client asks again: the current state, no second run
+        assert again.status_code == 202 and again.json()["error"]["code"] == "scan_unavailable"
+        assert Media.objects.get(pk=media_id).attempts == 1
+        assert default_queue.job_ids.count(job_id) == 1
+    # clamd is back: the queued job runs
+    _work(default_queue)
+    media = Media.objects.get(pk=media_id)
+    assert media.status == Status.READY and media.attempts == 2 and media.error is None
+    assert keys_of(media_id) == {**NOTHING, "permanent": [f"permanent/{media_id}/original.pdf"]}
+    Job(job_id, connection=default_queue.connection).delete()
+
+
+@pytest.mark.django_db
+def test_a_document_that_failed_while_clamd_was_down_keeps_its_upload_and_can_be_retried(
+    api, default_queue, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.JOB_MAX_RETRIES = 1
+    created = uploaded(api, samples.document_samples()[-2])
+    media_id = created["id"]
+    with clamd_unreachable():
+        assert confirm(api, media_id).status_code == 503
+        _work(default_queue)  # the queued job and its one retry both find clamd down
+    media = Media.objects.get(pk=media_id)
+    assert media.status == Status.FAILED and media.error_code == "processing_failed"
+    assert "clamd" in media.error_detail
+    assert keys_of(media_id) == {**NOTHING, "temp": [f"temp/{media_id}"]}  # FAILED, but nothing lost
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(retry_url(media_id)).status_code == 202
+    _work(default_queue)
+    media = Media.objects.get(pk=media_id)
+    assert media.status == Status.READY
+    assert keys_of(media_id) == {**NOTHING, "permanent": [f"permanent/{media_id}/original.txt"]}
+    Job(jobs.job_id(media_id), connection=default_queue.connection).delete()
