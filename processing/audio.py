@@ -40,6 +40,15 @@ def probe_audio(path: Path) -> dict[str, Any]:
     duration = _number(fmt.get("duration")) or (_number(streams[0].get("duration")) if streams else None)
     if not streams:
         raise Rejected("corrupt_file", "The file has no audio in it.", json.dumps(info)[:2000])
+    moving = [s for s in info.get("streams", []) if s.get("codec_type") == "video" and not _is_cover_art(s)]
+    if moving:
+        # An MP4 film sniffs as an ISO media file like an M4A does; kept as audio it would skip the
+        # video checks and be served as audio/mp4. Cover art (an attached picture) is fine.
+        raise Rejected(
+            "type_mismatch",
+            "The file contains video, not just audio; upload it as a video.",
+            f"video streams: {[s.get('codec_name') for s in moving]}",
+        )
     if not duration or duration <= 0:
         raise Rejected("corrupt_file", "The audio file is damaged: its length cannot be read.", json.dumps(info)[:2000])
     decoded = _decoded_seconds(path)
@@ -58,6 +67,10 @@ def probe_audio(path: Path) -> dict[str, Any]:
         "channels": stream.get("channels"),
         "container": fmt.get("format_name"),
     }
+
+
+def _is_cover_art(stream: dict[str, Any]) -> bool:
+    return bool(stream.get("disposition", {}).get("attached_pic"))
 
 
 def _number(value: Any) -> float | None:

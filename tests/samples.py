@@ -78,6 +78,35 @@ def tone(fmt: str, seconds: float = 1.0) -> bytes:
         return out.read_bytes()
 
 
+def _ffmpeg(*args: str) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "out"
+        subprocess.run([settings.FFMPEG_BIN, "-nostdin", "-v", "error", *args, "-y", str(out)], check=True, timeout=60)
+        return out.read_bytes()
+
+
+@cache
+def mp3_with_cover_art() -> bytes:
+    """An MP3 whose ID3 tag holds a cover picture: ffprobe shows it as a video stream, attached_pic."""
+    with tempfile.TemporaryDirectory() as folder:
+        cover = Path(folder) / "cover.png"
+        cover.write_bytes(png(32, 32))
+        return _ffmpeg(
+            "-f", "lavfi", "-i", "sine=duration=1", "-i", str(cover), "-map", "0:a", "-map", "1:v",
+            "-c:a", "libmp3lame", "-b:a", "64k", "-c:v", "png", "-disposition:v", "attached_pic",
+            "-id3v2_version", "3", "-f", "mp3",
+        )  # fmt: skip
+
+
+@cache
+def film_as_m4a() -> bytes:
+    """A one-second MP4 film with sound: libmagic calls it an ISO media file, like an M4A."""
+    return _ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1", "-f", "lavfi", "-i", "sine=duration=1",
+        "-c:v", "mpeg4", "-c:a", "aac", "-shortest", "-f", "mp4",
+    )  # fmt: skip
+
+
 def audio_samples() -> list[Sample]:
     return [
         Sample(name, filename, content_type, tone(name), ext)

@@ -48,6 +48,7 @@ MISMATCHES = [
     Sample("zip-as-docx", "letter.docx", DOCX, samples.zip_archive(), ""),
     Sample("docx-as-xlsx", "sheet.xlsx", XLSX, samples.docx(), ""),
     Sample("pdf-as-mp3", "song.mp3", "audio/mpeg", samples.pdf(), ""),
+    Sample("film-as-m4a", "song.m4a", "audio/mp4", samples.film_as_m4a(), ""),
     Sample("html-as-text", "notes.txt", "text/plain", b"<!DOCTYPE html><html><script>alert(1)</script></html>", ""),
 ]
 

@@ -101,6 +101,11 @@ def test_audio_round_trip(api, sample: Sample) -> None:
     assert meta["bitrate"] > 0 and meta["channels"] == 1
 
 
+def test_an_mp3_with_cover_art_is_audio(api) -> None:
+    body = _round_trip(api, Sample("cover", "song.mp3", "audio/mpeg", samples.mp3_with_cover_art(), "mp3"))
+    assert body["metadata"]["codec"] == "mp3"
+
+
 @pytest.mark.parametrize("sample", DOCUMENTS, ids=[s.name for s in DOCUMENTS])
 def test_document_round_trip(api, sample: Sample) -> None:
     body = _round_trip(api, sample)
