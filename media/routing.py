@@ -1,2 +1,5 @@
+from django.urls import path
 
-websocket_urlpatterns: list = []  # the consumer at /ws/media/ lands with the WebSocket issue
+from media.consumers import MediaConsumer
+
+websocket_urlpatterns = [path("ws/media/", MediaConsumer.as_asgi())]
