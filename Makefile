@@ -3,16 +3,23 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
+HLS_JS := media/static/vendor/hls.js/hls.light.min.js
 
 .PHONY: install install-test run test lint stop
 
 install:
 	@scripts/install-system-packages run
-	@$(MAKE) --no-print-directory $(VENV)/.installed
+	@$(MAKE) --no-print-directory $(VENV)/.installed $(HLS_JS)
 
 install-test:
 	@scripts/install-system-packages test
-	@$(MAKE) --no-print-directory $(VENV)/.installed
+	@$(MAKE) --no-print-directory $(VENV)/.installed $(HLS_JS)
+
+# The upload page's HLS player, from the npm registry at the version package-lock.json pins, served as a static file.
+$(HLS_JS): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "the upload page needs npm to fetch hls.js: apt-get install -y npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(@D) && cp node_modules/hls.js/dist/hls.light.min.js node_modules/hls.js/LICENSE $(@D)/
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -4,8 +4,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from media.health import health
 from media.metrics import metrics
+from media.views import LoginPage, LogoutPage, upload_page
 
 urlpatterns = [
+    path("", upload_page, name="upload-page"),
+    path("login/", LoginPage.as_view(), name="login"),
+    path("logout/", LogoutPage.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/health/", health, name="health"),
     path("api/", include("media.urls")),
