@@ -3,9 +3,11 @@
 One test walks the whole page: log in, drop a camera photo, a short video and an
 executable named .jpg at once, watch the upload bars and processing progress
 move (uploads are throttled through the DevTools protocol so the bar has steps
-to show), see the thumbnail, play the video (HLS through hls.js, H.264 through
-Media Source Extensions) and read the rejection; then reload and drop the
-WebSocket and see the page recover. Screenshots go to tests/artifacts/.
+to show) and the queue positions while the worker is held, see the thumbnail,
+play the video (HLS through hls.js, H.264 through Media Source Extensions) and
+read the rejection; then reload, drop the WebSocket, and let a photo finish
+while the socket cannot reconnect (Playwright's WebSocket routing refuses it) to
+see the page catch up. Screenshots go to tests/artifacts/.
 
 Playwright's sync API keeps an event loop running on this thread, so once the
 browser is up the test touches the database only through the server.
@@ -13,8 +15,10 @@ browser is up the test touches the database only through the server.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,13 +26,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import CORPUS, ROOT
-from tests.test_ws_live import LiveServer, asgi_server, worker_thread  # noqa: F401 - fixtures
+from tests.test_ws_live import LiveServer, WorkerControl, asgi_server, worker_thread  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 PHOTO = CORPUS / "camera" / "DSCN0010.jpg"
+SMALL_PHOTO = CORPUS / "camera" / "Canon_40D.jpg"
 UPLOAD_BYTES_PER_SECOND = 160 * 1024  # the photo takes about a second, so its bar has steps
 
 # Records every change of a card's bars and state, so the test sees movement that is over before it looks.
@@ -66,15 +71,16 @@ def make_video(path: Path) -> Path:
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    if not PHOTO.is_file():
+    if not (PHOTO.is_file() and SMALL_PHOTO.is_file()):
         pytest.skip(f"the shared photo corpus is not at {CORPUS}")
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed")
     exe = tmp_path / "setup.jpg"
     exe.write_bytes(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 4000)  # a DOS/PE header
-    photo = tmp_path / PHOTO.name
+    photo, small = tmp_path / PHOTO.name, tmp_path / SMALL_PHOTO.name
     shutil.copyfile(PHOTO, photo)
-    return {"photo": photo, "video": make_video(tmp_path / "clip.mp4"), "exe": exe}
+    shutil.copyfile(SMALL_PHOTO, small)
+    return {"photo": photo, "small": small, "video": make_video(tmp_path / "clip.mp4"), "exe": exe}
 
 
 @pytest.fixture
@@ -85,7 +91,7 @@ def browser_user(django_user_model: Any, asgi_server: LiveServer) -> tuple[str, 
 
 
 @pytest.fixture
-def browser(browser_user: tuple[str, str], worker_thread: None) -> Iterator[Any]:  # noqa: F811 - fixture
+def browser(browser_user: tuple[str, str]) -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (make install-test installs it)")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -109,11 +115,22 @@ def test_upload_page_end_to_end(
     browser: Any,
     files: dict[str, Path],
     browser_user: tuple[str, str],
+    worker_thread: WorkerControl,  # noqa: F811 - fixture
 ) -> None:
     if not (ROOT / "media" / "static" / "vendor" / "hls.js" / "hls.light.min.js").is_file():
         pytest.fail("hls.js is missing from media/static/vendor/: run make install (it fetches it with npm)")
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1100, "height": 1000})
+    # The page's WebSockets pass through Playwright, so the test can cut the network for them alone.
+    network = {"down": False}
+
+    def websocket(route: Any) -> None:
+        if network["down"]:
+            route.close(code=4000, reason="the test cut the network")
+        else:
+            route.connect_to_server()
+
+    context.route_web_socket(re.compile(r"/ws/media/$"), websocket)
     page = context.new_page()
     page.set_default_timeout(30_000)
     problems: list[str] = []
@@ -136,12 +153,17 @@ def test_upload_page_end_to_end(
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": UPLOAD_BYTES_PER_SECOND},
     )
+    worker_thread.pause()  # the jobs wait in their queues until the page has shown their places
     page.get_by_label("Choose files").set_input_files([files["photo"], files["video"], files["exe"]])
     photo, video, exe = card(page, files["photo"].name), card(page, "clip.mp4"), card(page, "setup.jpg")
 
-    photo.locator(".upload-bar .pct").filter(has_text="%").wait_for()
     page.wait_for_function("document.querySelector('.card[data-upload]') !== null")
     page.screenshot(path=ARTIFACTS / "upload-1-uploading.png", full_page=True)
+    for waiting in (photo, video):
+        waiting.locator(".stage", has_text="Waiting in the queue: position").wait_for()
+        assert int(waiting.get_attribute("data-queue-position")) >= 1
+    page.screenshot(path=ARTIFACTS / "upload-2-queued.png", full_page=True)
+    worker_thread.resume()
 
     # the photo: its upload bar and processing progress move, then its thumbnail shows
     photo.locator("img.thumbnail").wait_for()
@@ -181,7 +203,7 @@ def test_upload_page_end_to_end(
     assert playing["width"] > 0
     video_progress = [s["progress"] for s in history.get("clip.mp4", []) if s["status"] == "PROCESSING"]
     assert video_progress == sorted(video_progress)
-    page.screenshot(path=ARTIFACTS / "upload-2-done.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "upload-3-done.png", full_page=True)
 
     # a reload lists the same media with their states
     page.reload()
@@ -196,8 +218,28 @@ def test_upload_page_end_to_end(
     page.locator("#connection[data-state=offline]").wait_for()
     page.locator("#connection[data-state=live]").wait_for()
 
+    # what happens while the socket is down is caught up once it is back (sync, then GET of the rest)
+    worker_thread.pause()
+    page.get_by_label("Choose files").set_input_files(files["small"])
+    small = card(page, files["small"].name)
+    small.locator(".stage", has_text="Waiting in the queue").wait_for()
+    network["down"] = True
+    page.evaluate("window.mediahub.socket.close()")
+    page.locator("#connection[data-state=offline]").wait_for()
+    worker_thread.resume()
+    detail = f"{asgi_server.url}/api/media/{small.get_attribute('data-id')}/"
+    deadline = time.monotonic() + 30
+    while page.request.get(detail).json()["status"] != "READY":
+        assert time.monotonic() < deadline, "the worker did not finish the small photo"
+        page.wait_for_timeout(200)
+    assert small.get_attribute("data-status") == "PROCESSING"  # its events went nowhere
+    network["down"] = False
+    page.locator("#connection[data-state=live]").wait_for()
+    small.locator("img.thumbnail").wait_for()
+    assert small.get_attribute("data-status") == "READY"
+
     page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=ARTIFACTS / "upload-3-phone.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "upload-4-phone.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the page scrolls sideways on a phone"
     assert not problems, problems
     context.close()

@@ -81,23 +81,39 @@ class ThreadWorker(SimpleWorker):
         pass
 
 
+class WorkerControl:
+    """Lets a test hold jobs in their queue (to see them wait) and release them."""
+
+    def __init__(self) -> None:
+        self.running = threading.Event()
+        self.running.set()
+
+    def pause(self) -> None:
+        self.running.clear()
+
+    def resume(self) -> None:
+        self.running.set()
+
+
 @pytest.fixture
-def worker_thread(transactional_db: None) -> Iterator[None]:
+def worker_thread(transactional_db: None) -> Iterator[WorkerControl]:
     """Jobs of every queue are processed while the test runs, images first, as `make run`'s worker does."""
     stop = threading.Event()
+    control = WorkerControl()
     queues = [django_rq.get_queue(name) for name in QUEUES]
 
     def loop() -> None:
         try:
             while not stop.is_set():
-                ThreadWorker(queues, connection=queues[0].connection).work(burst=True, logging_level="WARNING")
+                if control.running.is_set():  # a pause takes effect between bursts, when the queues were empty
+                    ThreadWorker(queues, connection=queues[0].connection).work(burst=True, logging_level="WARNING")
                 stop.wait(0.2)
         finally:
             connections.close_all()
 
     thread = threading.Thread(target=loop, name="rq-worker", daemon=True)
     thread.start()
-    yield
+    yield control
     stop.set()
     thread.join(120)
 
