@@ -1,6 +1,6 @@
 """Benchmark of the image renditions, beside Node's sharp doing the same work in the same run.
 
-    .venv/bin/python bench/images.py                  # both sides, 3 rounds x 5 images each
+    .venv/bin/python bench/images.py                  # both sides, 8 rounds x 3 images each
     .venv/bin/python bench/images.py --rounds 5 --sizes 12mp.jpg
     .venv/bin/python bench/images.py --method 3 --resample bicubic   # try other settings
 
@@ -87,8 +87,8 @@ class Side:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3, help="subprocesses per side and image")
-    parser.add_argument("--runs", type=int, default=5, help="timed images per subprocess")
+    parser.add_argument("--rounds", type=int, default=8, help="subprocesses per side and image")
+    parser.add_argument("--runs", type=int, default=3, help="timed images per subprocess")
     parser.add_argument("--sizes", nargs="*", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--quality", type=int, default=None)
     parser.add_argument("--method", type=int, default=None)

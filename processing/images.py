@@ -29,6 +29,7 @@ that, and no pixel is allocated before the header check either way.
 
 from __future__ import annotations
 
+import os
 import struct
 import warnings
 import zlib
@@ -47,6 +48,13 @@ from processing.errors import Rejected
 
 # Depth maps, thumbnails and auxiliary images inside HEIC files are never used.
 pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+# Pillow hands freed image memory straight back to the OS, so a worker would
+# page-fault ~100 MB of buffers in again for every 12 MP photo (~40 ms of
+# system time each). Keeping eight 16 MB blocks for reuse halves those faults;
+# a process that never decodes an image keeps nothing. Operators can still
+# choose with Pillow's own PILLOW_BLOCKS_MAX.
+if "PILLOW_BLOCKS_MAX" not in os.environ:
+    Image.core.set_blocks_max(8)
 
 # Only these decoders ever see an upload: Pillow knows dozens more formats (EPS
 # would even start Ghostscript), none of which we promised to accept.
