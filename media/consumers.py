@@ -59,6 +59,12 @@ MAX_WATCHED = 200  # waiting media one connection follows
 GROUP_REFRESH_SECONDS = 3600.0  # channels-redis forgets group members after a day
 
 
+def read(function: Any) -> Any:
+    """Run a read-only query in the thread pool: channels would otherwise run every connection's
+    database work on one shared thread, and these run every couple of seconds per waiting upload."""
+    return database_sync_to_async(function, thread_sensitive=False)
+
+
 class EventFilter:
     """The last state this connection sent per media; refuses events older than it."""
 
@@ -170,7 +176,7 @@ class MediaConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"event": "error", "code": "throttled", "message": "One catch-up per second."})
             return
         self.last_sync = now
-        events = await database_sync_to_async(_unfinished_events)(self.user_id)
+        events = await read(_unfinished_events)(self.user_id)
         for event in events:
             await self._send_event(event)
         await self.send_json({"event": "sync:done", "ids": [event["id"] for event in events]})
@@ -218,7 +224,7 @@ class MediaConsumer(AsyncJsonWebsocketConsumer):
                 continue
             queried = set(self.watched)
             try:
-                still, events = await database_sync_to_async(_waiting_events)(self.user_id, queried)
+                still, events = await read(_waiting_events)(self.user_id, queried)
             except Exception:
                 log.warning("could not refresh queue placements", exc_info=True)
                 await asyncio.sleep(QUEUE_REFRESH_SECONDS * 5)
