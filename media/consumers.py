@@ -91,11 +91,8 @@ class EventFilter:
 
 
 def _unfinished_events(user_id: int) -> list[dict[str, Any]]:
-    media = list(
-        Media.objects.filter(owner_id=user_id, status__in=(Status.PENDING, Status.PROCESSING)).order_by("-created_at")[
-            :SYNC_LIMIT
-        ]
-    )
+    unfinished = Media.objects.filter(owner_id=user_id, status__in=(Status.PENDING, Status.PROCESSING))
+    media = list(unfinished.order_by("-created_at")[:SYNC_LIMIT])
     try:
         placed = queue_status.placements(media)
     except Exception:  # Redis down: the states are still worth sending
