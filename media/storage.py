@@ -47,17 +47,21 @@ def _storage(bucket: str, endpoint: str | None, public: bool) -> S3Storage:
     )
 
 
-def _ops() -> S3Storage:
-    return _storage(settings.AWS_STORAGE_BUCKET_NAME, settings.AWS_S3_ENDPOINT_URL, False)
-
-
 def _public() -> S3Storage:
     return _storage(settings.AWS_STORAGE_BUCKET_NAME, settings.S3_PUBLIC_ENDPOINT_URL, True)
 
 
+@lru_cache(maxsize=8)
+def _client(bucket: str, endpoint: str | None, public: bool) -> Any:
+    """One boto3 client per endpoint for the whole process. Clients are thread-safe, but
+    django-storages builds a boto3 resource per thread, and Django under ASGI runs every request in
+    a thread of its own: each request paid 100-300 ms of CPU to build one (bench/api.py showed it)."""
+    return _storage(bucket, endpoint, public).connection.meta.client
+
+
 def client() -> Any:
     """The boto3 client, for the few callers (tests, devstack) that need raw calls."""
-    return _ops().connection.meta.client
+    return _client(settings.AWS_STORAGE_BUCKET_NAME, settings.AWS_S3_ENDPOINT_URL, False)
 
 
 def bucket_name() -> str:
@@ -84,8 +88,8 @@ def presigned_put(
         params["ChecksumSHA256"] = b64
         headers["x-amz-checksum-sha256"] = b64
     expiry = settings.UPLOAD_URL_EXPIRY
-    signer = _storage(bucket_name(), settings.S3_PUBLIC_ENDPOINT_URL, False)  # never a CDN for writes
-    url = signer.connection.meta.client.generate_presigned_url(
+    signer = _client(bucket_name(), settings.S3_PUBLIC_ENDPOINT_URL, False)  # never a CDN for writes
+    url = signer.generate_presigned_url(
         "put_object", Params=params, ExpiresIn=expiry, HttpMethod="PUT"
     )
     expires_at: datetime = timezone.now() + timedelta(seconds=expiry)
@@ -101,7 +105,13 @@ def presigned_get(key: str, *, download_name: str = "", expire: int | None = Non
         params["ResponseContentDisposition"] = (
             f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(download_name, safe='')}"
         )
-    return _public().url(key, parameters=params or None, expire=expire)
+    if settings.AWS_S3_CUSTOM_DOMAIN:
+        return _public().url(key, parameters=params or None, expire=expire)
+    return _client(bucket_name(), settings.S3_PUBLIC_ENDPOINT_URL, True).generate_presigned_url(
+        "get_object",
+        Params={"Bucket": bucket_name(), "Key": key, **params},
+        ExpiresIn=settings.AWS_QUERYSTRING_EXPIRE if expire is None else expire,
+    )
 
 
 def head(key: str) -> ObjectInfo | None:
