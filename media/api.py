@@ -18,7 +18,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from media import uploads
 from media.models import Media, Status
-from media.serializers import MediaCreatedOutput, MediaCreateInput, MediaFilter, MediaOutput
+from media.serializers import ErrorResponse, MediaCreatedOutput, MediaCreateInput, MediaFilter, MediaOutput
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -69,7 +69,11 @@ class MediaListCreateApi(APIView):
     def get_throttles(self) -> list:
         return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
-    @extend_schema(request=MediaCreateInput, responses={201: MediaCreatedOutput}, summary="Start an upload")
+    @extend_schema(
+        request=MediaCreateInput,
+        responses={201: MediaCreatedOutput, 400: ErrorResponse, 429: ErrorResponse},
+        summary="Start an upload",
+    )
     def post(self, request: Request) -> Response:
         data = MediaCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -79,7 +83,7 @@ class MediaListCreateApi(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("status", enum=Status.values), OpenApiParameter("kind")],
-        responses=MediaOutput(many=True),
+        responses={200: MediaOutput(many=True), 400: ErrorResponse},
         summary="The user's media, newest first",
     )
     def get(self, request: Request) -> Response:
@@ -92,11 +96,11 @@ class MediaListCreateApi(APIView):
 
 
 class MediaDetailApi(APIView):
-    @extend_schema(responses=MediaOutput, summary="One media")
+    @extend_schema(responses={200: MediaOutput, 404: ErrorResponse}, summary="One media")
     def get(self, request: Request, pk: Any) -> Response:
         return Response(MediaOutput(_own(request, pk), context={"request": request}).data)
 
-    @extend_schema(responses={204: None}, summary="Delete a media and every stored object of it")
+    @extend_schema(responses={204: None, 404: ErrorResponse}, summary="Delete a media and every stored object of it")
     def delete(self, request: Request, pk: Any) -> Response:
         uploads.media_delete(media=_own(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -124,7 +128,14 @@ def confirm_status(outcome: uploads.Confirmation) -> int:
 class MediaConfirmApi(APIView):
     @extend_schema(
         request=None,
-        responses={200: MediaOutput, 202: MediaOutput, 409: MediaOutput, 422: MediaOutput, 503: MediaOutput},
+        responses={
+            200: MediaOutput,
+            202: MediaOutput,
+            404: ErrorResponse,
+            409: MediaOutput,
+            422: MediaOutput,
+            503: MediaOutput,
+        },
         summary="Confirm the upload: audio and documents are checked now, images and videos queued",
     )
     def post(self, request: Request, pk: Any) -> Response:
@@ -140,7 +151,11 @@ class MediaConfirmApi(APIView):
 
 
 class MediaRetryApi(APIView):
-    @extend_schema(request=None, responses={202: MediaOutput, 409: MediaOutput}, summary="Retry a FAILED media")
+    @extend_schema(
+        request=None,
+        responses={202: MediaOutput, 404: ErrorResponse, 409: MediaOutput},
+        summary="Retry a FAILED media",
+    )
     def post(self, request: Request, pk: Any) -> Response:
         media = _own(request, pk)
         retried = uploads.media_retry(media=media)

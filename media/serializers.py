@@ -44,6 +44,23 @@ class ErrorOutput(serializers.Serializer):
     message = serializers.CharField()
 
 
+class ProblemDetail(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable: type_mismatch, too_large, not_found, ...")
+    message = serializers.CharField(help_text="A sentence for the user.")
+    field = serializers.CharField(required=False, help_text="The input field at fault, for invalid input.")
+
+
+class ErrorResponse(serializers.Serializer):
+    """The body of every error answer that is not a media (400, 401, 403, 404, 429)."""
+
+    error = ProblemDetail()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Every message per input field, for invalid input.",
+    )
+
+
 class UploadOutput(serializers.Serializer):
     method = serializers.CharField()
     url = serializers.URLField()

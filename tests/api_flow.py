@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+import django_rq
 from rest_framework.response import Response
 from rest_framework.test import APIClient
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 
+from processing import jobs
 from tests.helpers import put_upload, stored_keys
 from tests.samples import Sample
 
@@ -64,3 +69,11 @@ def keys_of(media_id: str) -> dict[str, list[str]]:
 
 
 NOTHING: dict[str, list[str]] = {"temp": [], "permanent": [], "quarantine": []}
+
+
+def drop_job(media_id: str) -> None:
+    """Remove a media's job with its queue and registry entries, so no test leaves one behind.
+    (A Job built from its id alone does not know its queue, and its delete() would leave the
+    registries pointing at a job that is gone.)"""
+    with contextlib.suppress(NoSuchJobError):
+        Job.fetch(jobs.job_id(media_id), connection=django_rq.get_connection("default")).delete()

@@ -19,7 +19,7 @@ from rq.job import Job
 from media.models import Media, Status
 from processing import jobs, scan
 from tests import samples
-from tests.api_flow import NOTHING, confirm, keys_of, retry_url, uploaded
+from tests.api_flow import NOTHING, confirm, drop_job, keys_of, retry_url, uploaded
 from tests.samples import Sample
 
 needs_postgres = pytest.mark.skipif(
@@ -92,8 +92,7 @@ def test_concurrent_confirms_of_an_image_enqueue_exactly_one_job(api, user, coun
         media = Media.objects.get(pk=created["id"])
         assert media.status == Status.PROCESSING and media.attempts == 0  # the worker's to run
     finally:
-        queue.remove(job_id)
-        Job(job_id, connection=queue.connection).delete()
+        drop_job(created["id"])
 
 
 # --- clamd unreachable ---------------------------------------------------------------------------
@@ -144,7 +143,7 @@ def test_with_clamd_down_a_document_waits_and_the_queued_retry_makes_it_ready(ap
     media = Media.objects.get(pk=media_id)
     assert media.status == Status.READY and media.attempts == 2 and media.error is None
     assert keys_of(media_id) == {**NOTHING, "permanent": [f"permanent/{media_id}/original.pdf"]}
-    Job(job_id, connection=default_queue.connection).delete()
+    drop_job(media_id)
 
 
 @pytest.mark.django_db
@@ -167,4 +166,4 @@ def test_a_document_that_failed_while_clamd_was_down_keeps_its_upload_and_can_be
     media = Media.objects.get(pk=media_id)
     assert media.status == Status.READY
     assert keys_of(media_id) == {**NOTHING, "permanent": [f"permanent/{media_id}/original.txt"]}
-    Job(jobs.job_id(media_id), connection=default_queue.connection).delete()
+    drop_job(media_id)

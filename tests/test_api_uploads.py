@@ -30,6 +30,7 @@ from tests.api_flow import (
     create,
     create_ok,
     detail_url,
+    drop_job,
     keys_of,
     retry_url,
     upload,
@@ -173,8 +174,7 @@ def test_an_image_confirm_queues_one_job_and_a_second_confirm_queues_none(
         assert len(queued_again) < len(queued) and queue.job_ids.count(job_id) == 1
         assert keys_of(created["id"])["temp"] == [f"temp/{created['id']}"]  # the worker's to move
     finally:
-        queue.remove(job_id)
-        Job(job_id, connection=queue.connection).delete()
+        drop_job(created["id"])
 
 
 # --- list -------------------------------------------------------------------------------
@@ -260,7 +260,7 @@ def test_delete_of_a_processing_image_removes_renditions_and_cancels_its_job(
     assert api.delete(detail_url(media_id)).status_code == 204
     assert keys_of(media_id) == NOTHING
     assert jobs.job_id(media_id) not in queue.job_ids
-    Job(jobs.job_id(media_id), connection=queue.connection).delete()
+    drop_job(media_id)
 
 
 # --- retry ---------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ def test_retry_of_a_failed_media_queues_a_job_that_makes_it_ready(
         assert media.status == Status.READY and media.attempts == 1
         assert keys_of(media_id) == {**NOTHING, "permanent": [f"permanent/{media_id}/original.pdf"]}
     finally:
-        Job(jobs.job_id(media_id), connection=queue.connection).delete()
+        drop_job(media_id)
 
 
 # --- schema, docs, throttling --------------------------------------------------------------------
@@ -315,7 +315,10 @@ def test_the_schema_and_the_docs_page_are_served(client) -> None:
     paths = document["paths"]
     for path in ("/api/media/", "/api/media/{id}/", "/api/media/{id}/confirm/", "/api/media/{id}/retry/"):
         assert path in paths
-    assert "201" in paths["/api/media/"]["post"]["responses"]
+    created = paths["/api/media/"]["post"]["responses"]
+    assert {"201", "400", "429"} <= set(created)
+    assert created["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+    assert "404" in paths["/api/media/{id}/"]["get"]["responses"]
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()
 
