@@ -14,8 +14,9 @@ import struct
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 from django.conf import settings
@@ -29,8 +30,12 @@ class Sample:
     name: str  # a test id
     filename: str
     content_type: str
-    body: bytes
+    source: bytes | Callable[[], bytes]  # a generator runs when a test first reads `body`, not at collection
     extension: str  # of the stored original, permanent/<id>/original.<extension>
+
+    @property
+    def body(self) -> bytes:
+        return self.source() if callable(self.source) else self.source
 
 
 # --- audio ------------------------------------------------------------------------
@@ -109,7 +114,7 @@ def film_as_m4a() -> bytes:
 
 def audio_samples() -> list[Sample]:
     return [
-        Sample(name, filename, content_type, tone(name), ext)
+        Sample(name, filename, content_type, partial(tone, name), ext)
         for name, (filename, content_type, _, ext) in AUDIO_FORMATS.items()
     ]
 
@@ -374,11 +379,11 @@ TEXT = "Grüße aus mediahub — 日本語のテキスト, ελληνικά.\nA 
 
 def document_samples() -> list[Sample]:
     return [
-        Sample("pdf", "report.pdf", "application/pdf", pdf(), "pdf"),
-        Sample("docx", "letter.docx", f"{_ooxml('wordprocessingml.document')}", docx(), "docx"),
-        Sample("xlsx", "sheet.xlsx", f"{_ooxml('spreadsheetml.sheet')}", xlsx(), "xlsx"),
-        Sample("pptx", "deck.pptx", f"{_ooxml('presentationml.presentation')}", pptx(), "pptx"),
-        Sample("odt", "essay.odt", "application/vnd.oasis.opendocument.text", odt(), "odt"),
+        Sample("pdf", "report.pdf", "application/pdf", pdf, "pdf"),
+        Sample("docx", "letter.docx", f"{_ooxml('wordprocessingml.document')}", docx, "docx"),
+        Sample("xlsx", "sheet.xlsx", f"{_ooxml('spreadsheetml.sheet')}", xlsx, "xlsx"),
+        Sample("pptx", "deck.pptx", f"{_ooxml('presentationml.presentation')}", pptx, "pptx"),
+        Sample("odt", "essay.odt", "application/vnd.oasis.opendocument.text", odt, "odt"),
         Sample("text-utf8", "notes.txt", "text/plain", TEXT, "txt"),
         Sample("text-with-charset", "notes.txt", "text/plain; charset=utf-8", TEXT, "txt"),
     ]

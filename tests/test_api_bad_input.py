@@ -48,7 +48,7 @@ MISMATCHES = [
     Sample("zip-as-docx", "letter.docx", DOCX, samples.zip_archive(), ""),
     Sample("docx-as-xlsx", "sheet.xlsx", XLSX, samples.docx(), ""),
     Sample("pdf-as-mp3", "song.mp3", "audio/mpeg", samples.pdf(), ""),
-    Sample("film-as-m4a", "song.m4a", "audio/mp4", samples.film_as_m4a(), ""),
+    Sample("film-as-m4a", "song.m4a", "audio/mp4", samples.film_as_m4a, ""),
     Sample("html-as-text", "notes.txt", "text/plain", b"<!DOCTYPE html><html><script>alert(1)</script></html>", ""),
 ]
 
@@ -67,7 +67,7 @@ MALWARE = [
     Sample("project-marker-in-text", "notes.txt", "text/plain", samples.marker_in_text(), ""),
     Sample("eicar-inside-docx", "letter.docx", DOCX, samples.docx(payload=samples.EICAR), ""),
     # Audio is scanned too. (clamd skips MP3s that start with an ID3 tag and Ogg files entirely.)
-    Sample("eicar-after-wav", "tone.wav", "audio/wav", samples.tone("wav") + samples.EICAR, ""),
+    Sample("eicar-after-wav", "tone.wav", "audio/wav", lambda: samples.tone("wav") + samples.EICAR, ""),
 ]
 
 
@@ -87,7 +87,7 @@ def test_malware_is_rejected_and_kept_in_quarantine_only(api, sample: Sample) ->
 
 
 def test_a_truncated_mp3_is_a_corrupt_file(api) -> None:
-    created = _rejected(api, Sample("cut", "song.mp3", "audio/mpeg", samples.truncated_mp3(), ""), "corrupt_file")
+    created = _rejected(api, Sample("cut", "song.mp3", "audio/mpeg", samples.truncated_mp3, ""), "corrupt_file")
     assert keys_of(created["id"]) == NOTHING
     assert "decoded" in Media.objects.get(pk=created["id"]).error_detail
 

@@ -103,7 +103,7 @@ def test_audio_round_trip(api, sample: Sample) -> None:
 
 
 def test_an_mp3_with_cover_art_is_audio(api) -> None:
-    body = _round_trip(api, Sample("cover", "song.mp3", "audio/mpeg", samples.mp3_with_cover_art(), "mp3"))
+    body = _round_trip(api, Sample("cover", "song.mp3", "audio/mpeg", samples.mp3_with_cover_art, "mp3"))
     assert body["metadata"]["codec"] == "mp3"
 
 
