@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -16,9 +17,11 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from media import uploads
+from media import storage, uploads
 from media.models import Media, Status
 from media.serializers import ErrorResponse, MediaCreatedOutput, MediaCreateInput, MediaFilter, MediaOutput
+
+log = logging.getLogger(__name__)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -32,6 +35,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = PermissionDenied()
+    if isinstance(exc, storage.UNAVAILABLE):
+        log.warning("object storage failed during %s", context.get("request") and context["request"].path, exc_info=True)
+        error = {"code": "storage_unavailable", "message": "File storage is not available right now; please try again shortly."}
+        return Response({"error": error}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, APIException):
         return response

@@ -18,10 +18,15 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.utils import timezone
 from storages.backends.s3 import S3Storage
+
+
+# What the store raises when it cannot be reached or refuses: callers that answer clients turn
+# these into "try again later", without importing botocore themselves.
+UNAVAILABLE = (BotoCoreError, ClientError)
 
 
 @dataclass(frozen=True)

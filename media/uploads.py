@@ -185,7 +185,8 @@ def media_retry(*, media: Media) -> Media | None:
 
 
 def media_delete(*, media: Media) -> None:
-    """Remove the media and every stored object of it. A running job finds the row gone and stops."""
-    Media.objects.filter(pk=media.id).delete()
+    """Remove every stored object of the media, then the row. If the store fails, the row stays and
+    the delete can be repeated; a job still running finds the row gone and removes what it wrote."""
     jobs.cancel(media.id, media.kind)
     moves.remove_all(media)
+    Media.objects.filter(pk=media.id).delete()

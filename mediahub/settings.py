@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files, not a CDN
     "django_rq",
     "channels",
     "media",
@@ -69,7 +70,9 @@ TEMPLATES = [
 
 # SQLite for development; PostgreSQL (or anything dj-database-url knows) when DATABASE_URL is set.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+# 0: under ASGI every request runs in a thread of its own, and persistent connections pile up
+# per thread (Django's deployment docs); put a pooler such as PgBouncer in front for reuse.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -85,6 +88,9 @@ LOGIN_URL = "/admin/login/"
 
 # --- Redis: the job queues and the WebSocket channel layer -------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+# Throttle counters and other cache entries are shared by every web process.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 
 CHANNEL_LAYERS = {
     "default": {
@@ -228,6 +234,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "mediahub API",
     "DESCRIPTION": "Direct uploads to S3, validation and renditions for images, videos, audio and documents.",
     "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # /metrics is open when empty (scraped on a private network); otherwise it needs "Authorization: Bearer <token>".

@@ -28,6 +28,7 @@ def stack() -> Iterator[None]:
     run_id = uuid.uuid4().hex[:10]
     settings.AWS_STORAGE_BUCKET_NAME = f"test-{run_id}"
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"test-{run_id}"
+    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{run_id}"  # before the first cache use
     # PBKDF2 at full strength costs half a second per user on this machine; tests need no strength.
     fast_hashing = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
     fast_hashing.enable()

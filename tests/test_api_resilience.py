@@ -167,3 +167,26 @@ def test_a_document_that_failed_while_clamd_was_down_keeps_its_upload_and_can_be
     assert media.status == Status.READY
     assert keys_of(media_id) == {**NOTHING, "permanent": [f"permanent/{media_id}/original.txt"]}
     drop_job(media_id)
+
+
+@pytest.mark.django_db
+def test_with_the_store_down_confirm_answers_503_and_the_media_waits(api, monkeypatch) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from media import storage
+
+    sample = samples.document_samples()[-1]
+    media = uploaded(api, sample)
+
+    def unreachable(key: str) -> None:  # fault injection: the S3 endpoint does not answer
+        raise EndpointConnectionError(endpoint_url="http://s3.invalid")
+
+    monkeypatch.setattr(storage, "head", unreachable)
+    answer = confirm(api, media["id"])
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "storage_unavailable"
+    assert answer["Retry-After"] == "30"
+    assert Media.objects.get(pk=media["id"]).status == Status.PENDING  # nothing lost: confirm again later
+
+    monkeypatch.undo()
+    assert confirm(api, media["id"]).status_code == 200

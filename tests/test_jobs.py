@@ -15,7 +15,7 @@ from rq import SimpleWorker
 from media import storage
 from media.models import Media, Status
 from processing import images, jobs
-from tests.helpers import put_upload, stored_keys
+from tests.helpers import clear_queue, put_upload, stored_keys
 
 
 def jpeg(width: int = 320, height: int = 240) -> bytes:
@@ -30,16 +30,9 @@ def image_queue(settings, tmp_path):
     settings.JOB_RETRY_INTERVALS = [0]  # retry at once, so one burst of the worker sees every attempt
     settings.JOB_MAX_RETRIES = 2
     queue = django_rq.get_queue("images", commit_mode="auto")
-    clear(queue)
+    clear_queue(queue)
     yield queue
-    clear(queue)
-
-
-def clear(queue) -> None:
-    queue.empty()
-    for registry in (queue.failed_job_registry, queue.finished_job_registry, queue.scheduled_job_registry):
-        for job_id in registry.get_job_ids():
-            registry.remove(job_id, delete_job=True)
+    clear_queue(queue)
 
 
 def work(queue) -> None:

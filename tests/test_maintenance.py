@@ -14,7 +14,7 @@ from django.utils import timezone
 from media import lifecycle, storage
 from media.models import Kind, Media, Status
 from processing import jobs, maintenance
-from tests.helpers import put_upload, stored_keys
+from tests.helpers import clear_queue, put_upload, stored_keys
 
 
 def make(user, status: Status, kind: Kind = Kind.DOCUMENT, **fields) -> Media:
@@ -25,15 +25,12 @@ def make(user, status: Status, kind: Kind = Kind.DOCUMENT, **fields) -> Media:
 
 @pytest.fixture
 def queues():
-    for name in ("images", "videos", "default"):
-        queue = django_rq.get_queue(name)
-        queue.empty()
-        for registry in (queue.failed_job_registry, queue.scheduled_job_registry, queue.finished_job_registry):
-            for job_id in registry.get_job_ids():
-                registry.remove(job_id, delete_job=True)
+    names = ("images", "videos", "default")
+    for name in names:
+        clear_queue(django_rq.get_queue(name))
     yield
-    for name in ("images", "videos", "default"):
-        django_rq.get_queue(name).empty()
+    for name in names:
+        clear_queue(django_rq.get_queue(name))
 
 
 @pytest.mark.django_db
