@@ -101,6 +101,13 @@ class ImageSpec:
     # Decoded pixels over all frames of an animation (they are held in memory).
     max_animation_pixels: int = 100_000_000
 
+    def __post_init__(self) -> None:
+        # Fail when the settings are read, not on the first upload.
+        if self.resample not in image_ops.RESAMPLE:
+            raise ValueError(f"resample must be one of {sorted(image_ops.RESAMPLE)}, not {self.resample!r}")
+        if not (0 <= self.method <= 6 and 0 <= self.animation_method <= 6 and 1 <= self.quality <= 100):
+            raise ValueError("WebP method must be 0-6 and quality 1-100")
+
 
 @dataclass(frozen=True)
 class Rendition:
@@ -209,14 +216,14 @@ def _write_animation(
     target = image_ops.fit_within(info.width, info.height, spec.optimized_max)
     frames: list[Image.Image] = []
     durations: list[int] = []
-    with _decoding():
-        for index in range(info.frames):
+    for index in range(info.frames):
+        with _decoding():
             img.seek(index)
             frame = img.convert("RGBA")  # the composited frame, disposal already applied
-            if frame.size != target:
-                frame = frame.resize(target, resample)
-            frames.append(image_ops.upright(image_ops.to_srgb(frame, icc), orientation))
-            durations.append(int(img.info.get("duration") or 100))
+        if frame.size != target:
+            frame = frame.resize(target, resample)
+        frames.append(image_ops.upright(image_ops.to_srgb(frame, icc), orientation))
+        durations.append(int(img.info.get("duration") or 100))
     # A GIF without the NETSCAPE extension plays once; WebP and APNG say 0 for forever.
     loop = img.info.get("loop", 1 if info.format == "GIF" else 0)
     has_alpha = any(image_ops.has_transparency(frame) for frame in frames)
@@ -285,7 +292,8 @@ def _decoding(src_path: Path | None = None) -> Iterator[None]:
         if exc.errno is not None:  # the file system failed, not the image
             raise
         raise _corrupt(exc) from exc
-    except (SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
+    except (SyntaxError, ValueError, EOFError, RuntimeError, struct.error, zlib.error) as exc:
+        # What Pillow's decoders raise for bad data (RuntimeError: the AVIF one).
         raise _corrupt(exc) from exc
 
 

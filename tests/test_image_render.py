@@ -370,6 +370,15 @@ def test_bad_input_is_rejected_with_its_code(make, code: str, jpeg_bytes: bytes,
     assert rejected(source, tmp_path).code == code
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "GIF", "WEBP", "AVIF", "TIFF", "BMP", "HEIF"])
+def test_truncated_file_of_each_format_is_corrupt(fmt: str, tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    thirds((96, 64)).save(buffer, fmt)
+    source = tmp_path / "upload"
+    source.write_bytes(buffer.getvalue()[: buffer.tell() // 2])
+    assert rejected(source, tmp_path).code == "corrupt_file"
+
+
 def test_probe_reads_the_header_only(tmp_path: Path) -> None:
     source = save(thirds((640, 480)), tmp_path / "in.jpg")
     info = probe_image(source)
