@@ -73,60 +73,22 @@ def make_clip(*, grain: bool = False) -> Path:
     graph = (
         f"[0:v]scale=w='2*trunc((2400+800*t/{SECONDS})/2)':h=-2:eval=frame:flags=bicubic,"
         f"crop=1920:1080:x='(iw-1920)*t/{SECONDS}':y='(ih-1080)*(0.3+0.4*t/{SECONDS})',"
-        + ("noise=alls=12:allf=t," if grain else "")
+        + ("noise=alls=5:allf=t," if grain else "")
         + "format=yuv420p,setsar=1[v];"
         "[1:a][2:a]amix=inputs=2,pan=stereo|c0=c0|c1=c0[a]"
     )
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-nostdin",
-            "-y",
-            "-loop",
-            "1",
-            "-framerate",
-            "30",
-            "-i",
-            str(PHOTO),
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=220:beep_factor=4:sample_rate=48000:duration={SECONDS}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"anoisesrc=color=pink:amplitude=0.05:sample_rate=48000:duration={SECONDS}",
-            "-filter_complex",
-            graph,
-            "-map",
-            "[v]",
-            "-map",
-            "[a]",
-            "-t",
-            str(SECONDS),
-            "-r",
-            "30",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "medium",
-            "-crf",
-            "18",
-            "-profile:v",
-            "high",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "160k",
-            "-movflags",
-            "+faststart",
-            str(partial),
-        ],  # fmt: skip
-        check=True,
-    )
+    encode = ["-c:v", "libx264", "-preset", "medium", "-crf", "18", "-profile:v", "high"]
+    if grain:  # grain at CRF 18 would take 100+ Mbit/s; a phone records 1080p30 at about 17
+        encode += ["-preset", "veryfast", "-maxrate", "17M", "-bufsize", "34M"]
+    cmd = [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+        "-loop", "1", "-framerate", "30", "-i", str(PHOTO),
+        "-f", "lavfi", "-i", f"sine=frequency=220:beep_factor=4:sample_rate=48000:duration={SECONDS}",
+        "-f", "lavfi", "-i", f"anoisesrc=color=pink:amplitude=0.05:sample_rate=48000:duration={SECONDS}",
+        "-filter_complex", graph, "-map", "[v]", "-map", "[a]", "-t", str(SECONDS), "-r", "30",
+        *encode, "-c:a", "aac", "-b:a", "160k", "-movflags", "+faststart", str(partial),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True)
     partial.rename(clip)
     return clip
 
@@ -159,26 +121,12 @@ def quality(src: Path, out: Path, info: VideoInfo, spec: VideoSpec) -> list[str]
     for r in plan_ladder(info, spec):
         folder = out / "hls" / r.name
         kbps = sum(p.stat().st_size for p in folder.glob("*.ts")) * 8 / info.duration / 1000
-        done = subprocess.run(
-            [
-                "ffmpeg",
-                "-hide_banner",
-                "-nostdin",
-                "-i",
-                str(folder / "index.m3u8"),
-                "-i",
-                str(src),
-                "-lavfi",
-                f"[0:v]setpts=PTS-STARTPTS[d];[1:v]scale={r.width}:{r.height}:flags=lanczos,setpts=PTS-STARTPTS[r];"
-                "[d][r]ssim",
-                "-f",
-                "null",
-                "-",
-            ],  # fmt: skip
-            capture_output=True,
-            text=True,
-            check=True,
+        graph = (
+            f"[0:v]setpts=PTS-STARTPTS[d];[1:v]scale={r.width}:{r.height}:flags=lanczos,setpts=PTS-STARTPTS[r];"
+            "[d][r]ssim"
         )
+        cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-i", str(folder / "index.m3u8"), "-i", str(src)]
+        done = subprocess.run([*cmd, "-lavfi", graph, "-f", "null", "-"], capture_output=True, text=True, check=True)
         ssim = re.search(r"All:([0-9.]+) \(([0-9.]+)\)", done.stderr)
         rows.append(f"{r.name} {kbps:.0f} kbit/s, SSIM {ssim[1]} ({ssim[2]} dB)" if ssim else f"{r.name} ?")
     return rows

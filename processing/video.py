@@ -308,32 +308,14 @@ def make_thumbnail(
     try:
         for seek in seeks:
             out_path.unlink(missing_ok=True)
-            _run_ffmpeg(
-                [
-                    "-ss",
-                    f"{seek:.3f}",
-                    *_input_options(spec),
-                    "-i",
-                    _file_url(src),
-                    "-map",
-                    f"0:{info.video_stream}",
-                    "-frames:v",
-                    "1",
-                    "-vf",
-                    f"scale={width}:{height}:flags=bicubic,setsar=1",
-                    "-c:v",
-                    "libwebp",
-                    "-quality",
-                    str(spec.thumbnail_quality),
-                    "-map_metadata",
-                    "-1",
-                    "-f",
-                    "webp",
-                    str(out_path),
-                ],  # fmt: skip
-                timeout=spec.thumbnail_timeout,
-                stall_timeout=spec.thumbnail_timeout,
-            )
+            args = [
+                "-ss", f"{seek:.3f}", *_input_options(spec), "-i", _file_url(src),
+                "-map", f"0:{info.video_stream}", "-frames:v", "1",
+                "-vf", f"scale={width}:{height}:flags=bicubic,setsar=1",
+                "-c:v", "libwebp", "-quality", str(spec.thumbnail_quality),
+                "-map_metadata", "-1", "-f", "webp", str(out_path),
+            ]  # fmt: skip
+            _run_ffmpeg(args, timeout=spec.thumbnail_timeout, stall_timeout=spec.thumbnail_timeout)
             if out_path.is_file() and out_path.stat().st_size > 0:
                 return
         raise Rejected("corrupt_file", "No picture could be read from the video.")
@@ -433,12 +415,8 @@ def _hls_arguments(
     # rendition, so the hls muxer cuts all of them at the same points.
     args += ["-force_key_frames", f"expr:gte(t,n_forced*{spec.segment_seconds})"]
     for i, r in enumerate(renditions):
-        args += [
-            f"-maxrate:v:{i}",
-            str(r.video_bitrate),
-            f"-bufsize:v:{i}",
-            str(int(r.video_bitrate * spec.bufsize_factor)),
-        ]
+        buffer = int(r.video_bitrate * spec.bufsize_factor)
+        args += [f"-maxrate:v:{i}", str(r.video_bitrate), f"-bufsize:v:{i}", str(buffer)]
     if info.audio_stream is not None:
         args += ["-c:a", "aac", "-ac", "2"]
         for i, r in enumerate(renditions):

@@ -341,6 +341,18 @@ def test_segments_are_six_seconds_and_aligned_across_renditions(clips: dict[str,
     assert all(0 < a < b <= 1 for a, b in zip(seen, seen[1:], strict=False))
 
 
+def test_frame_rate_above_the_output_cap_is_reduced(tmp_path: Path) -> None:
+    fast = clip(tmp_path / "fast.mp4", seconds=1, rate=50, audio=False)
+    result = transcode_hls(fast, tmp_path / "hls", probe_video(fast), replace(SPEC, max_output_fps=25))
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-of", "json", "-count_frames", "-show_streams", str(result.master)],
+        capture_output=True, check=True, text=True,
+    )  # fmt: skip
+    (stream,) = json.loads(probe.stdout)["streams"]
+    assert stream["avg_frame_rate"] == "25/1"
+    assert int(stream["nb_read_frames"]) == 25
+
+
 # --- thumbnail -------------------------------------------------------------------------------
 
 
