@@ -1,4 +1,9 @@
 # The one image for web, workers and scheduler; docker-compose.yml picks the command.
+FROM node:20-bookworm-slim AS player
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ffmpeg libmagic1 \
@@ -9,6 +14,7 @@ COPY mediahub mediahub
 COPY media media
 COPY processing processing
 COPY templates templates
+COPY --from=player /build/node_modules/hls.js/dist/hls.light.min.js /build/node_modules/hls.js/LICENSE media/static/vendor/hls.js/
 COPY manage.py ./
 RUN pip install --no-cache-dir . \
  && MEDIAHUB_ENV=development python manage.py collectstatic --noinput
