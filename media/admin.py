@@ -1,5 +1,6 @@
 """The moderators' view: every media with its previews, errors and stored objects, and the
-actions they need (retry FAILED media, delete with every stored object). Queues: the "Django RQ" dashboard in the admin."""
+actions they need (retry FAILED media, delete with every stored object).
+Queues and jobs: the "Django RQ" dashboard in the admin."""
 
 from __future__ import annotations
 
@@ -17,7 +18,17 @@ from media.serializers import media_urls
 
 @admin.register(Media)
 class MediaAdmin(admin.ModelAdmin):
-    list_display = ["preview", "filename", "kind", "status", "progress", "error_code", "owner", "human_size", "created_at"]
+    list_display = [
+        "preview",
+        "filename",
+        "kind",
+        "status",
+        "progress",
+        "error_code",
+        "owner",
+        "human_size",
+        "created_at",
+    ]
     list_display_links = ["preview", "filename"]
     list_filter = ["status", "kind", "error_code", "created_at"]
     search_fields = ["filename", "id", "owner__username", "error_code", "error_message"]
@@ -26,9 +37,28 @@ class MediaAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ["retry_failed", "delete_with_objects"]
     readonly_fields = [
-        "id", "owner", "kind", "status", "progress", "stage", "filename", "content_type", "detected_type",
-        "human_size", "checksum_sha256", "attempts", "error_code", "error_message", "error_detail_block",
-        "outputs", "metadata", "created_at", "updated_at", "confirmed_at", "processing_started_at", "finished_at",
+        "id",
+        "owner",
+        "kind",
+        "status",
+        "progress",
+        "stage",
+        "filename",
+        "content_type",
+        "detected_type",
+        "human_size",
+        "checksum_sha256",
+        "attempts",
+        "error_code",
+        "error_message",
+        "error_detail_block",
+        "outputs",
+        "metadata",
+        "created_at",
+        "updated_at",
+        "confirmed_at",
+        "processing_started_at",
+        "finished_at",
     ]
     fieldsets = [
         (None, {"fields": ["id", "owner", "filename", "kind", "status", "progress", "stage", "attempts"]}),
@@ -48,7 +78,9 @@ class MediaAdmin(admin.ModelAdmin):
     def preview(self, media: Media) -> str:
         if media.status != Status.READY or not media.thumbnail_key:
             return "—"
-        return format_html('<img src="{}" width="48" height="48" alt="" loading="lazy">', storage.presigned_get(media.thumbnail_key))
+        return format_html(
+            '<img src="{}" width="48" height="48" alt="" loading="lazy">', storage.presigned_get(media.thumbnail_key)
+        )
 
     @admin.display(description="size", ordering="size")
     def human_size(self, media: Media) -> str:
@@ -56,18 +88,27 @@ class MediaAdmin(admin.ModelAdmin):
 
     @admin.display(description="error detail")
     def error_detail_block(self, media: Media) -> str:
-        return format_html("<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{}</pre>", media.error_detail or "—")
+        return format_html(
+            "<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{}</pre>", media.error_detail or "—"
+        )
 
     @admin.display(description="stored objects")
     def outputs(self, media: Media) -> str:
         urls = media_urls(media)
         rows = [(name, url) for name, url in urls.items() if url]
         if media.quarantine_key:
-            rows.append(("quarantined file (malware: handle with care)", storage.presigned_get(media.quarantine_key, expire=300)))
+            rows.append(
+                (
+                    "quarantined file (malware: handle with care)",
+                    storage.presigned_get(media.quarantine_key, expire=300),
+                )
+            )
         links = format_html_join("", '<li><a href="{1}" rel="noreferrer" target="_blank">{0}</a></li>', rows)
         images = ""
         if urls.get("optimized"):
-            images = format_html('<p><img src="{}" style="max-width:480px;max-height:360px" alt=""></p>', urls["optimized"])
+            images = format_html(
+                '<p><img src="{}" style="max-width:480px;max-height:360px" alt=""></p>', urls["optimized"]
+            )
         elif urls.get("thumbnail"):
             images = format_html('<p><img src="{}" alt=""></p>', urls["thumbnail"])
         return format_html("{}<ul>{}</ul>", images, links or format_html("<li>none</li>"))

@@ -36,8 +36,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, DjangoPermissionDenied):
         exc = PermissionDenied()
     if isinstance(exc, storage.UNAVAILABLE):
-        log.warning("object storage failed during %s", context.get("request") and context["request"].path, exc_info=True)
-        error = {"code": "storage_unavailable", "message": "File storage is not available right now; please try again shortly."}
+        log.warning(
+            "object storage failed during %s", context.get("request") and context["request"].path, exc_info=True
+        )
+        error = {
+            "code": "storage_unavailable",
+            "message": "File storage is not available right now; please try again shortly.",
+        }
         return Response({"error": error}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, APIException):

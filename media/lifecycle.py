@@ -103,9 +103,7 @@ def mark_rejected(
 
 
 def mark_failed(media_id: uuid.UUID | str, *, code: str, message: str, detail: str = "") -> Media | None:
-    return transition(
-        media_id, to=Status.FAILED, error_code=code, error_message=message[:500], error_detail=detail
-    )
+    return transition(media_id, to=Status.FAILED, error_code=code, error_message=message[:500], error_detail=detail)
 
 
 def mark_expired(media_id: uuid.UUID | str) -> Media | None:

@@ -38,13 +38,18 @@ class MediahubCollector:
 
     def _media(self) -> Iterator[Metric]:
         counts = GaugeMetricFamily("mediahub_media", "Media by status and kind.", labels=["status", "kind"])
-        found = {(row["status"], row["kind"]): row["n"] for row in Media.objects.values("status", "kind").annotate(n=Count("id"))}
+        found = {
+            (row["status"], row["kind"]): row["n"]
+            for row in Media.objects.values("status", "kind").annotate(n=Count("id"))
+        }
         for status in Status.values:
             for kind in Kind.values:
                 counts.add_metric([status, kind], found.get((status, kind), 0))
         yield counts
         recent = GaugeMetricFamily(
-            "mediahub_media_finished_last_hour", "Media that reached a final state in the last hour.", labels=["status", "kind"]
+            "mediahub_media_finished_last_hour",
+            "Media that reached a final state in the last hour.",
+            labels=["status", "kind"],
         )
         since = timezone.now() - timedelta(hours=1)
         rows = Media.objects.filter(finished_at__gte=since).values("status", "kind").annotate(n=Count("id"))
@@ -54,7 +59,9 @@ class MediahubCollector:
 
     def _durations(self) -> Iterator[Metric]:
         gauge = GaugeMetricFamily(
-            "mediahub_processing_seconds", "Processing time of recent READY media (quantiles).", labels=["kind", "quantile"]
+            "mediahub_processing_seconds",
+            "Processing time of recent READY media (quantiles).",
+            labels=["kind", "quantile"],
         )
         for kind in Kind.values:
             durations = [

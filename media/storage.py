@@ -23,7 +23,6 @@ from django.conf import settings
 from django.utils import timezone
 from storages.backends.s3 import S3Storage
 
-
 # What the store raises when it cannot be reached or refuses: callers that answer clients turn
 # these into "try again later", without importing botocore themselves.
 UNAVAILABLE = (BotoCoreError, ClientError)
@@ -73,9 +72,7 @@ def bucket_name() -> str:
     return settings.AWS_STORAGE_BUCKET_NAME
 
 
-def presigned_put(
-    key: str, *, content_type: str, size: int, checksum_sha256: str = ""
-) -> dict[str, Any]:
+def presigned_put(key: str, *, content_type: str, size: int, checksum_sha256: str = "") -> dict[str, Any]:
     """A PUT URL signed for exactly this Content-Type and Content-Length (and checksum, if given).
 
     The store refuses any other length, type or (with a checksum) other bytes, so
@@ -94,9 +91,7 @@ def presigned_put(
         headers["x-amz-checksum-sha256"] = b64
     expiry = settings.UPLOAD_URL_EXPIRY
     signer = _client(bucket_name(), settings.S3_PUBLIC_ENDPOINT_URL, False)  # never a CDN for writes
-    url = signer.generate_presigned_url(
-        "put_object", Params=params, ExpiresIn=expiry, HttpMethod="PUT"
-    )
+    url = signer.generate_presigned_url("put_object", Params=params, ExpiresIn=expiry, HttpMethod="PUT")
     expires_at: datetime = timezone.now() + timedelta(seconds=expiry)
     return {"method": "PUT", "url": url, "headers": headers, "expires_at": expires_at}
 
@@ -135,9 +130,7 @@ def download(key: str, fileobj: IO[bytes]) -> None:
     client().download_fileobj(bucket_name(), key, fileobj)
 
 
-def upload(
-    source: Path | IO[bytes], key: str, *, content_type: str, cache_control: str | None = None
-) -> None:
+def upload(source: Path | IO[bytes], key: str, *, content_type: str, cache_control: str | None = None) -> None:
     extra = {"ContentType": content_type}
     if cache_control:
         extra["CacheControl"] = cache_control

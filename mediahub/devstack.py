@@ -97,8 +97,17 @@ def _redis(url: str) -> Service:
         port=port,
         ready=lambda: _answers(host, port, b"PING\r\n", b"+PONG"),
         command=lambda d: [
-            "redis-server", "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no",
-            "--dir", str(d),
+            "redis-server",
+            "--bind",
+            host,
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(d),
         ],
     )
 
@@ -128,10 +137,19 @@ def _seaweedfs(endpoint: str, bucket: str, access_key: str, secret_key: str) -> 
         port=port,
         ready=ready,
         command=lambda d: [
-            weed, "mini", f"-dir={d}", f"-ip={host}", f"-ip.bind={host}", f"-s3.port={port}",
+            weed,
+            "mini",
+            f"-dir={d}",
+            f"-ip={host}",
+            f"-ip.bind={host}",
+            f"-s3.port={port}",
             *(f"-{name}.port={number}" for name, number in others.items()),
-            f"-bucket={bucket}", "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0",
-            "-s3.port.lance=0", "-master.telemetry=false",
+            f"-bucket={bucket}",
+            "-admin.ui=false",
+            "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-master.telemetry=false",
         ],
         # SeaweedFS creates its one S3 identity from these, so presigned URLs are really verified.
         env={"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key},
@@ -255,9 +273,7 @@ def run() -> int:
         python = sys.executable
         port = os.environ.get("PORT", "8000")
         manager = Manager()
-        manager.add_process(
-            "web", f"{python} -m uvicorn mediahub.asgi:application --host 127.0.0.1 --port {port}"
-        )
+        manager.add_process("web", f"{python} -m uvicorn mediahub.asgi:application --host 127.0.0.1 --port {port}")
         # One worker serves images only, so long videos never starve them; the other takes
         # images first, then videos, then inline retries and maintenance.
         manager.add_process("images", f"{python} manage.py rqworker images --with-scheduler")

@@ -158,24 +158,36 @@ MEDIA_KINDS = {
         "types": env.list(
             "IMAGE_TYPES",
             default=[
-                "image/jpeg", "image/png", "image/webp", "image/gif", "image/avif",
-                "image/heic", "image/heif", "image/tiff", "image/bmp",
+                "image/jpeg",
+                "image/png",
+                "image/webp",
+                "image/gif",
+                "image/avif",
+                "image/heic",
+                "image/heif",
+                "image/tiff",
+                "image/bmp",
             ],
         ),
     },
     "video": {
         "max_size": env.int("MAX_VIDEO_BYTES", default=2048 * MB),
-        "types": env.list(
-            "VIDEO_TYPES", default=["video/mp4", "video/quicktime", "video/webm", "video/x-matroska"]
-        ),
+        "types": env.list("VIDEO_TYPES", default=["video/mp4", "video/quicktime", "video/webm", "video/x-matroska"]),
     },
     "audio": {
         "max_size": env.int("MAX_AUDIO_BYTES", default=200 * MB),
         "types": env.list(
             "AUDIO_TYPES",
             default=[
-                "audio/mpeg", "audio/mp4", "audio/aac", "audio/x-m4a", "audio/wav", "audio/x-wav",
-                "audio/flac", "audio/ogg", "audio/opus",
+                "audio/mpeg",
+                "audio/mp4",
+                "audio/aac",
+                "audio/x-m4a",
+                "audio/wav",
+                "audio/x-wav",
+                "audio/flac",
+                "audio/ogg",
+                "audio/opus",
             ],
         ),
     },

@@ -10,6 +10,7 @@ the media FAILED with the full text kept for moderators.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from types import TracebackType
@@ -86,10 +87,8 @@ def enqueue_now(media_id: object, kind: str) -> bool:
 def cancel(media_id: object, kind: str) -> None:
     """Drop a waiting job of a media being deleted (a running one finds its row gone and stops)."""
     queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
-    try:
+    with contextlib.suppress(NoSuchJobError, RedisError, ValueError):
         Job.fetch(job_id(media_id), connection=queue.connection).cancel()
-    except (NoSuchJobError, RedisError, ValueError):
-        pass
 
 
 def process_media(media_id: str) -> str:

@@ -116,8 +116,15 @@ def _upload_renditions(media: Media, files: dict[str, Path], renditions: dict) -
 
 
 # Peak bitrates per rung height (bit/s): video, audio. Rungs not listed scale from 720p by pixels.
-BITRATES = {240: (500_000, 64_000), 360: (900_000, 96_000), 480: (1_500_000, 96_000), 720: (3_000_000, 128_000),
-            1080: (6_000_000, 160_000), 1440: (10_000_000, 192_000), 2160: (16_000_000, 192_000)}
+BITRATES = {
+    240: (500_000, 64_000),
+    360: (900_000, 96_000),
+    480: (1_500_000, 96_000),
+    720: (3_000_000, 128_000),
+    1080: (6_000_000, 160_000),
+    1440: (10_000_000, 192_000),
+    2160: (16_000_000, 192_000),
+}
 
 
 def video_spec():
@@ -164,7 +171,10 @@ def run_video(media: Media) -> None:
         _step(media, 92, "uploading")
         original = moves.promote(media, detection.family)
         hls_prefix = f"{media.permanent_prefix}hls/"
-        uploads = [(result.out_dir / rel, f"{hls_prefix}{rel.as_posix()}", hls.content_type(rel.name)) for rel in result.files()]
+        uploads = [
+            (result.out_dir / rel, f"{hls_prefix}{rel.as_posix()}", hls.content_type(rel.name))
+            for rel in result.files()
+        ]
         uploads.append((thumb, f"{media.permanent_prefix}thumb.webp", "image/webp"))
         with ThreadPoolExecutor(max_workers=8) as pool:  # many small segments: upload in parallel
             for done in [pool.submit(_upload, *item) for item in uploads]:

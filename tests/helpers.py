@@ -21,8 +21,13 @@ def clear_queue(queue) -> None:
     from rq.exceptions import NoSuchJobError
 
     queue.empty()
-    registries = (queue.failed_job_registry, queue.finished_job_registry, queue.scheduled_job_registry,
-                  queue.started_job_registry, queue.deferred_job_registry)
+    registries = (
+        queue.failed_job_registry,
+        queue.finished_job_registry,
+        queue.scheduled_job_registry,
+        queue.started_job_registry,
+        queue.deferred_job_registry,
+    )
     for registry in registries:
         for job_id in registry.get_job_ids():
             try:

@@ -69,7 +69,9 @@ def test_a_transient_storage_failure_is_retried_then_succeeds(api, image_queue, 
     assert media.status == Status.READY, media.error_detail
     assert media.attempts == 2
     assert sorted(stored_keys(media.permanent_prefix)) == [
-        f"{media.permanent_prefix}optimized.webp", f"{media.permanent_prefix}original.jpg", f"{media.permanent_prefix}thumb.webp",
+        f"{media.permanent_prefix}optimized.webp",
+        f"{media.permanent_prefix}original.jpg",
+        f"{media.permanent_prefix}thumb.webp",
     ]
     assert stored_keys(media.temp_key) == []
     assert spool_is_empty(settings)
@@ -164,4 +166,3 @@ def test_deleting_a_media_while_it_waits_drops_its_job(api, image_queue) -> None
     work(image_queue)
     assert not Media.objects.filter(pk=media_id).exists()
     assert stored_keys(f"permanent/{media_id}/") == [] and stored_keys(f"temp/{media_id}") == []
-

@@ -106,9 +106,7 @@ def _race(media_id, target: Status, contenders: int) -> list[bool]:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(
-    ("source", "target"), [(Status.PENDING, Status.PROCESSING), (Status.PROCESSING, Status.READY)]
-)
+@pytest.mark.parametrize(("source", "target"), [(Status.PENDING, Status.PROCESSING), (Status.PROCESSING, Status.READY)])
 def test_racing_transitions_exactly_one_wins(user, source: Status, target: Status) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the race needs real concurrent transactions: set DATABASE_URL to PostgreSQL (CI does)")

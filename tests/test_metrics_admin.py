@@ -61,7 +61,11 @@ def moderator(client, django_user_model):
 def test_the_admin_lists_media_with_previews_and_shows_errors(moderator, user) -> None:
     ready = make(user, Status.READY, thumbnail_key="permanent/x/thumb.webp", original_key="permanent/x/original.jpg")
     rejected = make(
-        user, Status.REJECTED, error_code="malware_detected", error_message="Malware.", error_detail="Eicar-Signature",
+        user,
+        Status.REJECTED,
+        error_code="malware_detected",
+        error_message="Malware.",
+        error_detail="Eicar-Signature",
         quarantine_key="quarantine/x",
     )
     page = moderator.get("/admin/media/media/")
@@ -76,7 +80,9 @@ def test_the_admin_lists_media_with_previews_and_shows_errors(moderator, user) -
 
 
 @pytest.mark.django_db
-def test_admin_actions_retry_failed_and_delete_with_objects(moderator, user, django_capture_on_commit_callbacks) -> None:
+def test_admin_actions_retry_failed_and_delete_with_objects(
+    moderator, user, django_capture_on_commit_callbacks
+) -> None:
     failed = make(user, Status.FAILED)
     done = make(user, Status.READY)
     storage.upload(io.BytesIO(b"x"), f"{done.permanent_prefix}thumb.webp", content_type="image/webp")
