@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--method", type=int, default=None)
     parser.add_argument("--resample", default=None)
     parser.add_argument("--no-sharp", action="store_true", help="time the Python side only")
-    parser.add_argument("--queue", action="store_true", help="jobs/second of the RQ queue (not built yet)")
+    parser.add_argument("--queue", action="store_true", help="jobs/second of the RQ queue instead (bench/jobqueue.py)")
     parser.add_argument("--worker", nargs=3, metavar=("SRC", "OUT_DIR", "RUNS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     overrides = {k: v for k in ("quality", "method", "resample") if (v := getattr(args, k)) is not None}
@@ -310,15 +310,8 @@ def table(rows: list[tuple[str, Side, Side | None, tuple[float, float] | None]])
 
 
 def bench_queue() -> None:
-    """TODO(job layer): jobs/second of the `images` queue, beside the queue's own cost per job.
-
-    Not part of the image core: it needs the RQ job from issue 4. It should
-    start two workers on the `images` queue (forking and non-forking), enqueue
-    N jobs for the 1 MP input of `make_inputs(["1mp.jpg"])`, time them to
-    completion, then do the same with a trivial job, and print both per-job
-    costs and their ratio (goal: the queue under 5% of a 1 MP image).
-    """
-    print("bench_queue: not built yet; it belongs to the image job (see its docstring).", file=sys.stderr)
+    """Jobs/second of the `images` queue beside the queue's own cost per job: bench/jobqueue.py."""
+    subprocess.run([sys.executable, str(Path(__file__).with_name("jobqueue.py"))], check=True)
 
 
 if __name__ == "__main__":
