@@ -128,9 +128,13 @@ def _seaweedfs(endpoint: str, bucket: str, access_key: str, secret_key: str) -> 
             return False
 
     weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
-    # weed mini's other servers sit at fixed offsets from the S3 port (SeaweedFS's own defaults
-    # for 8333), so a second stack on other ports can run beside the first.
-    others = {"master": port + 1000, "volume": port + 1007, "filer": port + 555, "admin": port + 15313}
+    # weed mini runs five servers, each with an HTTP and a gRPC port. All ten sit right after the S3
+    # port, below Linux's ephemeral range (32768+): SeaweedFS's defaults put gRPC at +10000, where an
+    # outgoing connection can hold the port just when a test starts a second stack.
+    ports = {"s3.port.grpc": port + 1}
+    for offset, server in enumerate(("master", "volume", "filer", "admin"), start=1):
+        ports[f"{server}.port"] = port + 2 * offset
+        ports[f"{server}.port.grpc"] = port + 2 * offset + 1
     return Service(
         name="seaweedfs",
         host=host,
@@ -143,7 +147,7 @@ def _seaweedfs(endpoint: str, bucket: str, access_key: str, secret_key: str) -> 
             f"-ip={host}",
             f"-ip.bind={host}",
             f"-s3.port={port}",
-            *(f"-{name}.port={number}" for name, number in others.items()),
+            *(f"-{name}={number}" for name, number in ports.items()),
             f"-bucket={bucket}",
             "-admin.ui=false",
             "-webdav=false",
