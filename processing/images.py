@@ -33,7 +33,7 @@ import os
 import struct
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,8 +147,15 @@ def probe_image(src_path: Path, spec: ImageSpec = ImageSpec()) -> ImageInfo:
         return _check(img, spec)
 
 
-def render_image(src_path: Path, out_dir: Path, spec: ImageSpec = ImageSpec()) -> ImageResult:
-    """Write every rendition of `src_path` into `out_dir` and describe the picture."""
+def render_image(
+    src_path: Path, out_dir: Path, spec: ImageSpec = ImageSpec(), *, on_stage: Callable[[str], None] | None = None
+) -> ImageResult:
+    """Write every rendition of `src_path` into `out_dir` and describe the picture.
+
+    The thumbnail is written first, from the reduced image; `on_stage("optimized")` is called
+    before the optimized WebP is encoded, the longest step, so progress can say where it is.
+    """
+    stage = on_stage or (lambda name: None)
     with _open(src_path) as img:
         info = _check(img, spec)
         orientation = image_ops.orientation_of(img)
@@ -156,9 +163,9 @@ def render_image(src_path: Path, out_dir: Path, spec: ImageSpec = ImageSpec()) -
         out_dir.mkdir(parents=True, exist_ok=True)
         files = {r.name: out_dir / r.filename for r in RENDITIONS}
         if info.animated:
-            optimized, has_alpha = _write_animation(img, info, orientation, icc, spec, files)
+            optimized, has_alpha = _write_animation(img, info, orientation, icc, spec, files, stage)
         else:
-            optimized, has_alpha = _write_still(img, info, orientation, icc, spec, files)
+            optimized, has_alpha = _write_still(img, info, orientation, icc, spec, files, stage)
     width, height = (info.height, info.width) if orientation >= 5 else (info.width, info.height)
     metadata = {
         "width": width,
@@ -179,6 +186,7 @@ def _write_still(
     icc: bytes | None,
     spec: ImageSpec,
     files: dict[str, Path],
+    stage: Callable[[str], None],
 ) -> tuple[Image.Image, bool]:
     resample = image_ops.RESAMPLE[spec.resample]
     target = image_ops.fit_within(info.width, info.height, spec.optimized_max)
@@ -199,8 +207,9 @@ def _write_still(
         thumb = image_ops.cover_thumbnail(decoded, spec.thumb_size)
         thumb = image_ops.upright(image_ops.to_srgb(thumb, icc), orientation)
     options = {"quality": spec.quality, "method": spec.method}
-    optimized.save(files[OPTIMIZED.name], "WEBP", **options)
     thumb.save(files[THUMBNAIL.name], "WEBP", **options)
+    stage("optimized")
+    optimized.save(files[OPTIMIZED.name], "WEBP", **options)
     return optimized, optimized.mode in ("LA", "RGBA")
 
 
@@ -211,6 +220,7 @@ def _write_animation(
     icc: bytes | None,
     spec: ImageSpec,
     files: dict[str, Path],
+    stage: Callable[[str], None],
 ) -> tuple[Image.Image, bool]:
     resample = image_ops.RESAMPLE[spec.resample]
     target = image_ops.fit_within(info.width, info.height, spec.optimized_max)
@@ -228,6 +238,11 @@ def _write_animation(
     loop = img.info.get("loop", 1 if info.format == "GIF" else 0)
     has_alpha = any(image_ops.has_transparency(frame) for frame in frames)
     first = frames[0]
+    thumb = image_ops.cover_thumbnail(first, spec.thumb_size)
+    if not has_alpha:
+        thumb = thumb.convert("RGB")
+    thumb.save(files[THUMBNAIL.name], "WEBP", quality=spec.quality, method=spec.method)
+    stage("optimized")
     first.save(
         files[OPTIMIZED.name],
         "WEBP",
@@ -238,10 +253,6 @@ def _write_animation(
         quality=spec.quality,
         method=spec.animation_method,
     )
-    thumb = image_ops.cover_thumbnail(first, spec.thumb_size)
-    if not has_alpha:
-        thumb = thumb.convert("RGB")
-    thumb.save(files[THUMBNAIL.name], "WEBP", quality=spec.quality, method=spec.method)
     return first, has_alpha
 
 

@@ -37,11 +37,19 @@ def _source(media: Media) -> str:
 def _sniff(media: Media, fileobj) -> sniff.Detection:
     detection = sniff.detect(fileobj, media.content_type)
     if detection.family is None:
+        declared = sniff.describe(media.content_type)
         if detection.mime == "application/x-empty":
             raise Rejected("corrupt_file", "The file is empty.")
+        if detection.mime == sniff.UNRECOGNISED:
+            # no format at all in the bytes: the file is garbled or damaged, not of some other type
+            raise Rejected(
+                "corrupt_file",
+                f"The file is damaged or is not {declared}, so it cannot be read.",
+                f"libmagic: {detection.mime}",
+            )
         raise Rejected(
             "type_mismatch",
-            f"The file's content is {detection.mime}, not the {media.content_type} it was declared as.",
+            f"The file is {sniff.describe(detection.mime)}, not {declared} as declared.",
             f"libmagic: {detection.mime}",
         )
     return detection
@@ -74,6 +82,10 @@ def run_inline(media: Media) -> None:
     _finish(media, original_key=original, detected_type=detection.mime, metadata=metadata)
 
 
+# Progress at the start of the image stages that render_image reports itself.
+IMAGE_STAGES = {"optimized": 50}
+
+
 def run_image(media: Media) -> None:
     """Images: sniff, decode (header limits first), renditions, move the original, upload, READY."""
     from processing import images  # Pillow and its plugins load in workers only
@@ -89,10 +101,13 @@ def run_image(media: Media) -> None:
     with spool.fetch(key, size=media.size, to_disk=True) as spooled, spool.workdir() as work:
         _step(media, 20, "validating")
         detection = _sniff(media, spooled.file)
-        images.probe_image(spooled.path(), spec)
-        _step(media, 40, "thumbnail")
-        result = images.render_image(spooled.path(), work, spec)
-        _step(media, 70, "uploading")
+        # render_image checks the header limits itself before decoding a pixel: no separate probe,
+        # which would open and parse the file a second time
+        _step(media, 30, "thumbnail")
+        result = images.render_image(
+            spooled.path(), work, spec, on_stage=lambda stage: _step(media, IMAGE_STAGES[stage], stage)
+        )
+        _step(media, 80, "uploading")
         original = moves.promote(media, detection.family)
         keys = _upload_renditions(media, result.files, {r.name: r for r in images.RENDITIONS})
     _finish(

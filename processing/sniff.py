@@ -21,34 +21,44 @@ class Family:
     name: str
     extension: str
     content_type: str  # what the stored original is served as
+    label: str  # what users call it, for messages: "a PNG image"
 
 
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in [
-        Family("jpeg", "jpg", "image/jpeg"),
-        Family("png", "png", "image/png"),
-        Family("webp", "webp", "image/webp"),
-        Family("gif", "gif", "image/gif"),
-        Family("avif", "avif", "image/avif"),
-        Family("heif", "heic", "image/heic"),
-        Family("tiff", "tiff", "image/tiff"),
-        Family("bmp", "bmp", "image/bmp"),
-        Family("isobmff", "mp4", "video/mp4"),
-        Family("quicktime", "mov", "video/quicktime"),
-        Family("matroska", "webm", "video/webm"),
-        Family("mp3", "mp3", "audio/mpeg"),
-        Family("m4a", "m4a", "audio/mp4"),
-        Family("aac", "aac", "audio/aac"),
-        Family("wav", "wav", "audio/wav"),
-        Family("flac", "flac", "audio/flac"),
-        Family("ogg", "ogg", "audio/ogg"),
-        Family("pdf", "pdf", "application/pdf"),
-        Family("docx", "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-        Family("xlsx", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        Family("pptx", "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
-        Family("odt", "odt", "application/vnd.oasis.opendocument.text"),
-        Family("text", "txt", "text/plain; charset=utf-8"),
+        Family("jpeg", "jpg", "image/jpeg", "a JPEG image"),
+        Family("png", "png", "image/png", "a PNG image"),
+        Family("webp", "webp", "image/webp", "a WebP image"),
+        Family("gif", "gif", "image/gif", "a GIF image"),
+        Family("avif", "avif", "image/avif", "an AVIF image"),
+        Family("heif", "heic", "image/heic", "a HEIC image"),
+        Family("tiff", "tiff", "image/tiff", "a TIFF image"),
+        Family("bmp", "bmp", "image/bmp", "a BMP image"),
+        Family("isobmff", "mp4", "video/mp4", "an MP4 video"),
+        Family("quicktime", "mov", "video/quicktime", "a QuickTime video"),
+        Family("matroska", "webm", "video/webm", "a WebM video"),
+        Family("mp3", "mp3", "audio/mpeg", "an MP3 audio file"),
+        Family("m4a", "m4a", "audio/mp4", "an M4A audio file"),
+        Family("aac", "aac", "audio/aac", "an AAC audio file"),
+        Family("wav", "wav", "audio/wav", "a WAV audio file"),
+        Family("flac", "flac", "audio/flac", "a FLAC audio file"),
+        Family("ogg", "ogg", "audio/ogg", "an Ogg audio file"),
+        Family("pdf", "pdf", "application/pdf", "a PDF document"),
+        Family(
+            "docx", "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "a Word document"
+        ),
+        Family(
+            "xlsx", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "an Excel spreadsheet"
+        ),
+        Family(
+            "pptx",
+            "pptx",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            "a PowerPoint presentation",
+        ),
+        Family("odt", "odt", "application/vnd.oasis.opendocument.text", "an OpenDocument text"),
+        Family("text", "txt", "text/plain; charset=utf-8", "a text file"),
     ]
 }
 
@@ -100,6 +110,20 @@ TYPE_FAMILIES: dict[str, frozenset[str]] = {
 # A zip is an office file when its main part is there (libmagic only looks at the first entries).
 OOXML_MAIN_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "pptx": "ppt/presentation.xml"}
 
+# What libmagic answers for bytes in which it finds no format at all: garbled or damaged, not "another type".
+UNRECOGNISED = "application/octet-stream"
+
+# Names for common content that is never accepted, so a mismatch message can say what the file is.
+OTHER_LABELS = {
+    "application/zip": "a ZIP archive",
+    "application/x-dosexec": "a Windows program",
+    "application/x-executable": "a program",
+    "application/x-pie-executable": "a program",
+    "application/x-sharedlib": "a program",
+    "text/html": "a web page",
+    "image/svg+xml": "an SVG image",
+}
+
 # Text is anything libmagic calls text/*, except markup a browser would run.
 UNSAFE_TEXT = {"text/html", "text/xml", "image/svg+xml", "text/x-php", "text/javascript"}
 
@@ -124,6 +148,17 @@ def detect(fileobj: IO[bytes], declared: str) -> Detection:
         found |= _ooxml_families(fileobj)
     match = sorted(wanted & found)
     return Detection(mime=mime, family=FAMILIES[match[0]] if match else None)
+
+
+def describe(content_type: str) -> str:
+    """What users call a declared or detected type, for messages: "a PDF document", or "of type x/y"."""
+    mime = content_type.split(";")[0].strip().lower()
+    families = [FAMILIES[name] for name in sorted(TYPE_FAMILIES.get(mime, ()))]
+    # video/mp4 may hold several families; the one stored under that very type names it
+    exact = [family for family in families if family.content_type.split(";")[0] == mime]
+    if exact or len(families) == 1:
+        return (exact or families)[0].label
+    return OTHER_LABELS.get(mime, f"of type {mime}")
 
 
 def _ooxml_families(fileobj: IO[bytes]) -> set[str]:
