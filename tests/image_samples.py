@@ -99,6 +99,17 @@ def animated_gif() -> bytes:
 
 
 @cache
+def animated_webp_with_alpha() -> bytes:
+    """Three frames of a red square moving down over a see-through background."""
+    frames = []
+    for index in range(3):
+        frame = Image.new("RGBA", (100, 80), (0, 0, 0, 0))
+        ImageDraw.Draw(frame).rectangle((40, 5 + 25 * index, 60, 25 + 25 * index), fill=(*RED, 255))
+        frames.append(frame)
+    return _save(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=80, loop=0, lossless=True)
+
+
+@cache
 def avif() -> bytes:
     return _save(_scene((160, 120)), "AVIF", quality=70)
 
@@ -193,6 +204,9 @@ def format_cases(*, big_jpeg: tuple[int, int] = (2400, 300)) -> list[ImageCase]:
         ImageCase("gif-animated", "moving.gif", "image/gif", animated_gif, "gif", "image/gif", "GIF", (120, 90),
                   (120, 90), animated=True, frames=3,
                   probes=((0.21, 0.5, (*RED, opaque)), (0.9, 0.5, (240, 240, 240, opaque)))),
+        ImageCase("webp-animated-alpha", "sticker.webp", "image/webp", animated_webp_with_alpha, "webp", "image/webp",
+                  "WEBP", (100, 80), (100, 80), has_alpha=True, animated=True, frames=3,
+                  probes=((0.05, 0.05, (0, 0, 0, 0)), (0.5, 0.18, (*RED, opaque)))),
         ImageCase("avif", "pic.avif", "image/avif", avif, "avif", "image/avif", "AVIF", (160, 120), (160, 120),
                   probes=SCENE_PROBES),
         ImageCase("tiff", "scan.tiff", "image/tiff", tiff, "tiff", "image/tiff", "TIFF", (200, 150), (200, 150),
