@@ -231,6 +231,8 @@ VIDEO_MAX_DURATION = env.float("VIDEO_MAX_DURATION", default=3600.0)  # seconds
 VIDEO_MAX_HEIGHT = env.int("VIDEO_MAX_HEIGHT", default=4320)
 VIDEO_MAX_WIDTH = env.int("VIDEO_MAX_WIDTH", default=7680)
 VIDEO_MAX_FPS = env.float("VIDEO_MAX_FPS", default=120.0)
+# A transcode whose output has not advanced for this long is hung (a stuck mount, a stopped process): killed, retried.
+VIDEO_STALL_TIMEOUT = env.float("VIDEO_STALL_TIMEOUT", default=120.0)  # seconds
 
 # Unconfirmed uploads expire after this long; terminal media can be purged by retention.
 PENDING_TTL_HOURS = env.int("PENDING_TTL_HOURS", default=24)

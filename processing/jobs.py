@@ -120,16 +120,21 @@ def on_job_failure(
     """RQ calls this after every failed run; only the last one makes the media FAILED."""
     media_id = job.args[0]
     if job.should_retry:
-        log.warning("media %s: attempt failed (%s), will retry", media_id, exc_type.__name__)
+        # the reason of each attempt that is retried lives only here: RQ records the last failure alone
+        log.warning("media %s: attempt failed (%s: %s), will retry", media_id, exc_type.__name__, exc)
         return
     detail = "".join(traceback.format_exception(exc_type, exc, tb)) if tb else f"{exc_type.__name__}: {exc}"
     # our own transient errors (ffmpeg's, say) carry a short readable message and the full text
-    reason = exc.message if isinstance(getattr(exc, "message", None), str) else ""
+    reason = exc.message.strip() if isinstance(getattr(exc, "message", None), str) else ""
     extra = exc.detail if isinstance(getattr(exc, "detail", None), str) else ""
+    if reason:  # its own sentence: the reasons are full sentences, capitalised and ending in a period
+        message = f"Processing failed after several attempts. {reason.rstrip('.')}. An operator can retry it."
+    else:
+        message = "Processing failed after several attempts; an operator can retry it."
     lifecycle.mark_failed(
         media_id,
         code="processing_failed",
-        message=f"Processing failed after several attempts{': ' + reason if reason else ''}; an operator can retry it.",
+        message=message,
         detail=(f"{extra}\n\n" if extra else "") + detail[-20000:],
     )
 

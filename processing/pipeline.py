@@ -10,6 +10,7 @@ original, and every output is written to the same key again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -158,6 +159,7 @@ def video_spec():
         max_fps=settings.VIDEO_MAX_FPS,
         # ffmpeg is stopped by its own timeout before RQ's job timeout kills the whole job
         timeout=max(10.0, settings.JOB_TIMEOUT_VIDEO * 0.9),
+        stall_timeout=settings.VIDEO_STALL_TIMEOUT,
     )
 
 
@@ -181,7 +183,7 @@ def run_video(media: Media) -> None:
             work / "hls",
             info,
             spec,
-            on_progress=lambda done: lifecycle.set_progress(media.id, 15 + int(done * 75), "transcoding"),
+            on_progress=_rising(media, start=15, span=75, stage="transcoding"),
         )
         _step(media, 92, "uploading")
         original = moves.promote(media, detection.family)
@@ -203,6 +205,21 @@ def run_video(media: Media) -> None:
         hls_key=f"{hls_prefix}master.m3u8",
         metadata=metadata,
     )
+
+
+def _rising(media: Media, *, start: int, span: int, stage: str) -> Callable[[float], None]:
+    """A progress callback (0..1) that records a step only when the whole percentage rises: ffmpeg
+    reports several times a second, and an unchanged percentage is no news to the client."""
+    last = start
+
+    def report(done: float) -> None:
+        nonlocal last
+        value = start + int(done * span)
+        if value > last:
+            last = value
+            lifecycle.set_progress(media.id, value, stage)
+
+    return report
 
 
 def _upload(path: Path, key: str, content_type: str) -> None:

@@ -197,7 +197,11 @@ def probe_video(path: Path, spec: VideoSpec | None = None) -> VideoInfo:
     streams = [s for s in data.get("streams") or [] if isinstance(s, dict)]
     video = next((s for s in streams if _is_video(s)), None)
     if video is None:
-        raise Rejected("corrupt_file", "The file has no video we can read.", errors)
+        # ffprobe may have read the file fine (an audio-only MP4): say what it found, for moderators
+        found = ", ".join(f"{s.get('codec_type')} ({s.get('codec_name')})" for s in streams) or "none"
+        raise Rejected(
+            "corrupt_file", "The file has no video we can read.", errors or f"no video stream; streams: {found}"
+        )
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
 
     fmt = data.get("format") or {}
