@@ -161,9 +161,9 @@ def png16_rgb() -> bytes:
 
 
 @cache
-def pixel_bomb() -> bytes:
-    """A valid PNG header claiming 50,000 x 50,000 greyscale pixels, with a few bytes of data: under 100 bytes."""
-    return _png(50_000, 50_000, 8, 0, b"\x00" * 64)
+def pixel_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
+    """A valid PNG header claiming width x height greyscale pixels, with a few bytes of data: under 100 bytes."""
+    return _png(width, height, 8, 0, b"\x00" * 64)
 
 
 @cache

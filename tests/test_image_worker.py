@@ -18,6 +18,7 @@ import resource
 import struct
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -349,16 +350,40 @@ def test_camera_photos_lose_gps_and_all_metadata_in_the_renditions(
 # --- bad inputs ----------------------------------------------------------------------------------
 
 BAD_INPUTS = [
-    # (id, filename, declared type, body, the code it must end with)
-    ("truncated-jpeg", "cut.jpg", "image/jpeg", image_samples.truncated_jpeg, "corrupt_file"),
-    ("pixel-bomb", "bomb.png", "image/png", image_samples.pixel_bomb, "image_too_large"),
-    ("pdf-as-png", "doc.png", "image/png", image_samples.pdf, "type_mismatch"),
-    ("random-bytes-as-jpeg", "noise.jpg", "image/jpeg", image_samples.random_bytes, "corrupt_file"),
+    # (id, filename, declared type, body, the code it must end with, words the message must have)
+    ("truncated-jpeg", "cut.jpg", "image/jpeg", image_samples.truncated_jpeg, "corrupt_file", ("damaged",)),
+    ("pixel-bomb", "bomb.png", "image/png", image_samples.pixel_bomb, "image_too_large", ("too large",)),
+    # under Pillow's own bomb limit (179 MP), so only our limits stop these: 54 MP, and a 30,000 px side
+    (
+        "over-the-pixel-limit",
+        "huge.png",
+        "image/png",
+        partial(image_samples.pixel_bomb, 9_000, 6_000),
+        "image_too_large",
+        ("9000 x 6000", "50 megapixels"),
+    ),
+    (
+        "over-the-side-limit",
+        "strip.png",
+        "image/png",
+        partial(image_samples.pixel_bomb, 30_000, 10),
+        "image_too_large",
+        ("30000 x 10", "20000 pixels a side"),
+    ),
+    ("pdf-as-png", "doc.png", "image/png", image_samples.pdf, "type_mismatch", ("a PDF document", "a PNG image")),
+    (
+        "random-bytes-as-jpeg",
+        "noise.jpg",
+        "image/jpeg",
+        image_samples.random_bytes,
+        "corrupt_file",
+        ("damaged", "a JPEG image"),
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("filename", "content_type", "make_body", "code"),
+    ("filename", "content_type", "make_body", "code", "words"),
     [case[1:] for case in BAD_INPUTS],
     ids=[case[0] for case in BAD_INPUTS],
 )
@@ -369,6 +394,7 @@ def test_bad_input_is_rejected_once_and_leaves_nothing(
     content_type: str,
     make_body: Callable[[], bytes],
     code: str,
+    words: tuple[str, ...],
 ) -> None:
     body = make_body()
     media_id = submit(api, filename=filename, content_type=content_type, body=body)
@@ -383,6 +409,7 @@ def test_bad_input_is_rejected_once_and_leaves_nothing(
     message = media["error"]["message"]
     assert message.endswith(".") and 20 < len(message) < 300, message
     assert not [word for word in DEVELOPER_WORDS if word in message], message
+    assert all(word in message for word in words), message
     assert media["urls"] == {"original": None, "thumbnail": None, "optimized": None, "hls": None}
     row = Media.objects.get(pk=media_id)
     assert row.error_detail and row.error_detail not in str(media)  # the technical text is for moderators only
