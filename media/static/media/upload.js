@@ -36,6 +36,7 @@
     scanning: "Scanning for malware",
     probing: "Reading the file",
     thumbnail: "Making the thumbnail",
+    optimized: "Optimizing the image",
     transcoding: "Converting the video",
     uploading: "Saving the results",
     storing: "Saving",
