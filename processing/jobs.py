@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.timeouts import JobTimeoutException
 
 from media import lifecycle
 from media.models import Kind, Media
@@ -126,6 +127,8 @@ def on_job_failure(
     detail = "".join(traceback.format_exception(exc_type, exc, tb)) if tb else f"{exc_type.__name__}: {exc}"
     # our own transient errors (ffmpeg's, say) carry a short readable message and the full text
     reason = exc.message.strip() if isinstance(getattr(exc, "message", None), str) else ""
+    if isinstance(exc, JobTimeoutException):  # RQ's own text names a "Task" and its internals
+        reason = f"It took longer than its time limit ({job.timeout} s) and was stopped."
     extra = exc.detail if isinstance(getattr(exc, "detail", None), str) else ""
     if reason:  # its own sentence: the reasons are full sentences, capitalised and ending in a period
         message = f"Processing failed after several attempts. {reason.rstrip('.')}. An operator can retry it."

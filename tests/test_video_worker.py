@@ -355,6 +355,24 @@ def test_video_becomes_hls_that_plays_from_the_private_bucket(
         raise StoredAsAnotherFormat(f"{case.filename} is {case.content_type} and was stored as {stored}")
 
 
+def test_running_the_video_job_twice_gives_the_same_objects_and_row(api: APIClient, videos_queue: Queue) -> None:
+    """A job delivered again after a crash between the last upload and READY: the upload is read back
+    from permanent/ (temp/ is gone by then) and every object is written again, the same."""
+    media_id = submit(api, filename="small.mp4", content_type="video/mp4", body=video_samples.p360())
+    run_worker(videos_queue)
+    first = Media.objects.get(pk=media_id)
+    assert first.status == Status.READY
+    objects = {key: storage.read(key) for key in keys_of(media_id)["permanent"]}
+
+    Media.objects.filter(pk=media_id).update(status=Status.PROCESSING)
+    assert jobs.process_media(media_id) == "ready"
+    second = Media.objects.get(pk=media_id)
+    assert {key: storage.read(key) for key in keys_of(media_id)["permanent"]} == objects
+    fields = ["status", "original_key", "thumbnail_key", "hls_key", "metadata", "detected_type", "progress"]
+    assert [getattr(second, f) for f in fields] == [getattr(first, f) for f in fields]
+    assert spool_files() == []
+
+
 # --- who can play ----------------------------------------------------------------------------------
 
 
@@ -467,17 +485,18 @@ def test_bad_video_is_rejected_without_leftovers(
 
 
 class FfmpegSaboteur(threading.Thread):
-    """Fault injection: the transcoding ffmpeg of the first attempt is SIGKILLed (as by the OOM
-    killer), the one of the second is SIGSTOPped (a hung process: only the watchdog can end it)."""
+    """Fault injection: sends the n-th transcoding ffmpeg the n-th signal: SIGKILL as the OOM killer
+    would, SIGSTOP for a hung process that only a watchdog or a timeout can end."""
 
-    def __init__(self) -> None:
+    def __init__(self, *signals: signal.Signals) -> None:
         super().__init__(daemon=True)
+        self.signals = signals
         self.stop = threading.Event()
-        self.hit: list[tuple[int, str]] = []
+        self.hit: list[str] = []
 
     def run(self) -> None:
         seen: set[int] = set()
-        while not self.stop.is_set() and len(self.hit) < 2:
+        while not self.stop.is_set() and len(self.hit) < len(self.signals):
             for pid in ffmpeg_children():
                 try:
                     transcoding = b"hls" in Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -486,13 +505,41 @@ class FfmpegSaboteur(threading.Thread):
                 if pid in seen or not transcoding:
                     continue  # the thumbnail's ffmpeg is left alone
                 seen.add(pid)
-                sig = signal.SIGKILL if not self.hit else signal.SIGSTOP
+                sig = self.signals[len(self.hit)]
                 try:
                     os.killpg(pid, sig)  # ffmpeg leads its own process group
                 except ProcessLookupError:
                     continue
-                self.hit.append((pid, sig.name))
+                self.hit.append(sig.name)
             time.sleep(0.002)
+
+    def __enter__(self) -> FfmpegSaboteur:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.join(5)
+
+
+def assert_failed_and_kept(api: APIClient, media_id: str, body: bytes, queue: Queue, message: str) -> None:
+    """FAILED with the message, nothing left behind, the upload intact; an operator's retry then finishes it."""
+    media = api.get(detail_url(media_id)).json()
+    assert media["status"] == Status.FAILED
+    assert media["error"] == {"code": "processing_failed", "message": message}
+    row = Media.objects.get(pk=media_id)
+    assert row.attempts == 2
+    assert "Traceback" in row.error_detail  # the full text, for moderators
+    assert ffmpeg_children() == []  # a stopped ffmpeg was killed, not left behind
+    assert spool_files() == []
+    # Nothing lost: the upload waits in temp/, byte for byte, and an operator's retry finishes it.
+    assert keys_of(media_id) == {**NOTHING, "temp": [f"temp/{media_id}"]}
+    assert storage.read(f"temp/{media_id}") == body
+    assert api.post(retry_url(media_id)).status_code == 202
+    run_worker(queue)
+    media = api.get(detail_url(media_id)).json()
+    assert (media["status"], media["error"]) == (Status.READY, None)
+    assert keys_of(media_id)["temp"] == []
 
 
 @pytest.mark.slow
@@ -504,27 +551,12 @@ def test_a_killed_then_stuck_ffmpeg_is_retried_then_failed_and_the_upload_kept(
     settings.VIDEO_STALL_TIMEOUT = 1  # the watchdog ends a hung ffmpeg after a second without progress
     body = video_samples.mp4_with_audio()
     media_id = submit(api, filename="holiday.mp4", content_type="video/mp4", body=body)
-    saboteur = FfmpegSaboteur()
-    saboteur.start()
-    try:
+    with FfmpegSaboteur(signal.SIGKILL, signal.SIGSTOP) as saboteur:
         run_worker(videos_queue)
-    finally:
-        saboteur.stop.set()
-        saboteur.join(5)
-    assert [name for _, name in saboteur.hit] == ["SIGKILL", "SIGSTOP"]
+    assert saboteur.hit == ["SIGKILL", "SIGSTOP"]
 
-    media = api.get(detail_url(media_id)).json()
-    assert media["status"] == Status.FAILED
-    assert media["error"] == {
-        "code": "processing_failed",
-        "message": "Processing failed after several attempts. Converting the video made no progress for 1 s "
-        "and was stopped. An operator can retry it.",
-    }
-    row = Media.objects.get(pk=media_id)
-    assert row.attempts == 2
-    assert "ffmpeg" in row.error_detail and "TranscodeError" in row.error_detail  # the full text, for moderators
     # The first attempt's reason is in the worker's log (RQ keeps the last failure only), the last one's
-    # on the job's record.
+    # on the job's record and in the media's error.
     retried = [r.getMessage() for r in caplog.records if r.name == "processing.jobs" and "will retry" in r.getMessage()]
     assert retried == [
         f"media {media_id}: attempt failed (TranscodeError: The video converter was stopped unexpectedly "
@@ -532,14 +564,35 @@ def test_a_killed_then_stuck_ffmpeg_is_retried_then_failed_and_the_upload_kept(
     ]
     job = Job.fetch(jobs.job_id(media_id), connection=videos_queue.connection)
     assert job.get_status() == "failed" and "made no progress" in job.latest_result().exc_string
+    assert "$ ffmpeg" in Media.objects.get(pk=media_id).error_detail  # the command line and ffmpeg's output
+    assert_failed_and_kept(
+        api,
+        media_id,
+        body,
+        videos_queue,
+        "Processing failed after several attempts. Converting the video made no progress for 1 s and was "
+        "stopped. An operator can retry it.",
+    )
 
-    assert ffmpeg_children() == []  # the stopped one was killed, not left behind
-    assert spool_files() == []
-    # Nothing lost: the upload waits in temp/, byte for byte, and an operator's retry finishes it.
-    assert keys_of(media_id)["temp"] == [f"temp/{media_id}"]
-    assert storage.read(f"temp/{media_id}") == body
-    assert api.post(retry_url(media_id)).status_code == 202
-    run_worker(videos_queue)
-    media = api.get(detail_url(media_id)).json()
-    assert (media["status"], media["error"]) == (Status.READY, None)
-    assert keys_of(media_id)["temp"] == []
+
+@pytest.mark.slow
+def test_the_job_timeout_ends_a_hung_ffmpeg(api: APIClient, videos_queue: Queue, settings) -> None:
+    """RQ's job timeout, the last bound, also ends a hung ffmpeg: the watchdog's is set far away."""
+    settings.JOB_RETRY_INTERVALS = [0]
+    settings.JOB_MAX_RETRIES = 1
+    settings.JOB_TIMEOUT_VIDEO = 2  # read when the job is queued
+    body = video_samples.no_audio()
+    media_id = submit(api, filename="silent.mp4", content_type="video/mp4", body=body)
+    started = time.monotonic()
+    with FfmpegSaboteur(signal.SIGSTOP, signal.SIGSTOP) as saboteur:
+        run_worker(videos_queue)
+    assert saboteur.hit == ["SIGSTOP", "SIGSTOP"]
+    assert time.monotonic() - started < 10
+    assert_failed_and_kept(
+        api,
+        media_id,
+        body,
+        videos_queue,
+        "Processing failed after several attempts. It took longer than its time limit (2 s) and was stopped. "
+        "An operator can retry it.",
+    )
