@@ -185,7 +185,7 @@ def test_upload_page_end_to_end(
     # the executable named .jpg: rejected with a message a person understands
     exe.locator(".error").wait_for()
     assert exe.get_attribute("data-status") == "REJECTED"
-    assert "not the image/jpeg" in exe.locator(".error").inner_text()
+    assert "not a JPEG image" in exe.locator(".error").inner_text()
 
     # the video: transcoded to HLS and played in the page
     video.locator("video").wait_for(timeout=90_000)
@@ -211,7 +211,7 @@ def test_upload_page_end_to_end(
     for name, status in ((files["photo"].name, "READY"), ("clip.mp4", "READY"), ("setup.jpg", "REJECTED")):
         assert card(page, name).get_attribute("data-status") == status
     assert card(page, files["photo"].name).locator("img.thumbnail").count() == 1
-    assert "not the image/jpeg" in card(page, "setup.jpg").locator(".error").inner_text()
+    assert "not a JPEG image" in card(page, "setup.jpg").locator(".error").inner_text()
 
     # a dropped WebSocket comes back by itself and catches up
     page.evaluate("window.mediahub.socket.close()")
