@@ -268,6 +268,7 @@ def correlation(a: Image.Image, b: Image.Image) -> float:
     return sum(p * q for p, q in zip(x, y, strict=True)) / norm
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["Landscape", "Portrait"])
 def test_every_exif_orientation_comes_out_upright(
     api: APIClient, images_queue: Queue, corpus: Path, settings, shape: str
