@@ -140,11 +140,15 @@ def upload(source: Path | IO[bytes], key: str, *, content_type: str, cache_contr
         client().upload_fileobj(source, bucket_name(), key, ExtraArgs=extra)
 
 
-def copy(source_key: str, dest_key: str, *, content_type: str | None = None) -> None:
-    """Server-side copy (multipart for big objects), optionally setting a new Content-Type."""
+def copy(source_key: str, dest_key: str, *, content_type: str | None = None, cache_control: str | None = None) -> None:
+    """Server-side copy (multipart for big objects), optionally with a new Content-Type and Cache-Control."""
     extra: dict[str, str] = {}
+    if content_type or cache_control:
+        extra["MetadataDirective"] = "REPLACE"
     if content_type:
-        extra = {"ContentType": content_type, "MetadataDirective": "REPLACE"}
+        extra["ContentType"] = content_type
+    if cache_control:
+        extra["CacheControl"] = cache_control
     client().copy({"Bucket": bucket_name(), "Key": source_key}, bucket_name(), dest_key, ExtraArgs=extra)
 
 

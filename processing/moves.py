@@ -6,6 +6,8 @@ a copy in both places, never in neither; running a move again is harmless.
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from media import storage
 from media.models import Media
 from processing.sniff import Family
@@ -28,7 +30,10 @@ def promote(media: Media, family: Family) -> str:
     """Copy the upload to permanent/<id>/original.<ext> and drop the temp object; returns the new key."""
     key = original_key(media, family)
     if storage.head(media.temp_key) is not None:
-        storage.copy(media.temp_key, key, content_type=family.content_type)
+        # an original never changes under its key, like the renditions
+        storage.copy(
+            media.temp_key, key, content_type=family.content_type, cache_control=settings.RENDITION_CACHE_CONTROL
+        )
         storage.delete([media.temp_key])
     return key
 

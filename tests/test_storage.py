@@ -64,10 +64,12 @@ def test_copy_download_delete_prefix(key: str, tmp_path) -> None:
     upload = storage.presigned_put(key, content_type="text/plain", size=len(BODY))
     put_upload(upload, BODY)
     prefix = f"permanent/{uuid.uuid4()}/"
-    storage.copy(key, prefix + "original.txt", content_type="text/plain; charset=utf-8")
+    storage.copy(key, prefix + "original.txt", content_type="text/plain; charset=utf-8", cache_control="max-age=60")
     (tmp_path / "x").write_bytes(b"x")
     storage.upload(tmp_path / "x", prefix + "x", content_type="a/b")
     assert storage.head(prefix + "original.txt").content_type == "text/plain; charset=utf-8"
+    head = storage.client().head_object(Bucket=storage.bucket_name(), Key=prefix + "original.txt")
+    assert head["CacheControl"] == "max-age=60"
     with open(tmp_path / "down", "wb") as out:
         storage.download(prefix + "original.txt", out)
     assert (tmp_path / "down").read_bytes() == BODY
