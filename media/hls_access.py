@@ -55,6 +55,9 @@ def playlist(request: HttpRequest, pk: str, path: str) -> HttpResponse:
     except Exception as exc:
         raise Http404 from exc
     folder = posixpath.dirname(path)
+    # A player fetches a VOD variant playlist once, then its segments as it plays: they must outlive
+    # the playback itself, pauses included, not only the usual read-URL lifetime.
+    segment_expiry = settings.AWS_QUERYSTRING_EXPIRE + 2 * int(media.metadata.get("duration") or 0)
     sig = request.GET["sig"]
 
     def resolve(uri: str) -> str:
@@ -64,7 +67,7 @@ def playlist(request: HttpRequest, pk: str, path: str) -> HttpResponse:
         if target.endswith(".m3u8"):
             url = reverse("media-hls", kwargs={"pk": media.id, "path": target})
             return request.build_absolute_uri(f"{url}?{urlencode({'sig': sig})}")
-        return storage.presigned_get(f"{root}/{target}")
+        return storage.presigned_get(f"{root}/{target}", expire=segment_expiry)
 
     body = rewrite_playlist(text, resolve)
     response = HttpResponse(body, content_type=PLAYLIST_CONTENT_TYPE)

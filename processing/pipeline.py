@@ -160,6 +160,8 @@ def video_spec():
         # ffmpeg is stopped by its own timeout before RQ's job timeout kills the whole job
         timeout=max(10.0, settings.JOB_TIMEOUT_VIDEO * 0.9),
         stall_timeout=settings.VIDEO_STALL_TIMEOUT,
+        ffmpeg=settings.FFMPEG_BIN,
+        ffprobe=settings.FFPROBE_BIN,
     )
 
 

@@ -146,8 +146,18 @@ def detect(fileobj: IO[bytes], declared: str) -> Detection:
         found.add("text")
     if mime == "application/zip" and wanted & OOXML_MAIN_PART.keys():
         found |= _ooxml_families(fileobj)
-    match = sorted(wanted & found)
-    return Detection(mime=mime, family=FAMILIES[match[0]] if match else None)
+    return Detection(mime=mime, family=_pick(wanted & found, mime, declared))
+
+
+def _pick(names: set[str] | frozenset[str], *types: str) -> Family | None:
+    """Of the families both sides allow, the one stored under the detected type (a MOV stays a MOV),
+    else under the declared one, else the first by name."""
+    for content_type in types:
+        bare = content_type.split(";")[0].strip().lower()
+        for name in sorted(names):
+            if FAMILIES[name].content_type.split(";")[0] == bare:
+                return FAMILIES[name]
+    return FAMILIES[min(names)] if names else None
 
 
 def describe(content_type: str) -> str:

@@ -98,6 +98,8 @@ class VideoSpec:
     progress_interval: float = 0.25  # at most ~4 progress callbacks a second
     # Demuxers ffprobe/ffmpeg may use; anything else (hls, concat, image2...) is refused.
     formats: tuple[str, ...] = ("mov", "matroska", "avi", "mpegts", "flv", "mpeg", "ogg", "asf")
+    ffmpeg: str = FFMPEG  # the binaries, for a build in another place
+    ffprobe: str = FFPROBE
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,7 @@ def probe_video(path: Path, spec: VideoSpec | None = None) -> VideoInfo:
     """Read the headers, check the caps; raise Rejected for anything we will not transcode."""
     spec = spec or VideoSpec()
     cmd = [
-        FFPROBE, "-hide_banner", "-loglevel", "error", *_input_options(spec),
+        spec.ffprobe, "-hide_banner", "-loglevel", "error", *_input_options(spec),
         "-of", "json", "-show_format", "-show_streams", _file_url(path),
     ]  # fmt: skip
     try:
@@ -319,7 +321,7 @@ def make_thumbnail(
                 "-c:v", "libwebp", "-quality", str(spec.thumbnail_quality),
                 "-map_metadata", "-1", "-f", "webp", str(out_path),
             ]  # fmt: skip
-            _run_ffmpeg(args, timeout=spec.thumbnail_timeout, stall_timeout=spec.thumbnail_timeout)
+            _run_ffmpeg(args, timeout=spec.thumbnail_timeout, stall_timeout=spec.thumbnail_timeout, binary=spec.ffmpeg)
             if out_path.is_file() and out_path.stat().st_size > 0:
                 return
         raise Rejected("corrupt_file", "No picture could be read from the video.")
@@ -385,6 +387,7 @@ def transcode_hls(
             duration=info.duration,
             on_progress=on_progress,
             interval=spec.progress_interval,
+            binary=spec.ffmpeg,
         )
         missing = [r.playlist for r in renditions if not (out_dir / r.playlist).is_file()]
         if missing or not (out_dir / MASTER_PLAYLIST).is_file():
@@ -542,6 +545,7 @@ def _run_ffmpeg(
     duration: float | None = None,
     on_progress: ProgressCallback | None = None,
     interval: float = 0.25,
+    binary: str = FFMPEG,
 ) -> float:
     """Run ffmpeg to completion and return how far its output got (seconds).
 
@@ -549,7 +553,7 @@ def _run_ffmpeg(
     advanced for `stall_timeout`, or when anything (on_progress included) raises. on_progress
     is called on this thread, with a rising fraction, at most once per `interval`.
     """
-    cmd = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1", *args]
+    cmd = [binary, "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1", *args]
     # Its own session: one killpg reaches ffmpeg and anything it might start.
     proc = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True

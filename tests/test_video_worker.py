@@ -230,17 +230,7 @@ class StoredAsAnotherFormat(AssertionError):
     """The original was stored under another format's extension and Content-Type than its bytes'."""
 
 
-# sniff.detect picks the first of the families both the declared and the detected type allow, in
-# alphabetical order, so a QuickTime file (declared and detected video/quicktime) is stored as
-# original.mp4 with video/mp4. processing/sniff.py is another engineer's; reported, not fixed here.
-MOV_STORED_AS_MP4 = pytest.mark.xfail(
-    raises=StoredAsAnotherFormat, strict=True, reason="a QuickTime original is stored as original.mp4, video/mp4"
-)
-
-
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, id=c.name, marks=[MOV_STORED_AS_MP4] if c.name == "mov" else []) for c in CASES]
-)
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_video_becomes_hls_that_plays_from_the_private_bucket(
     case: VideoCase, api: APIClient, user, token: str, live_server: Any, videos_queue: Queue
 ) -> None:
@@ -358,7 +348,7 @@ def test_video_becomes_hls_that_plays_from_the_private_bucket(
     assert (last["status"], last["progress"], last["stage"]) == (Status.READY, 100, "done")
     assert last["thumbnail_url"]
 
-    # Last, as it is a known fault for the MOV (see MOV_STORED_AS_MP4): the original keeps its format.
+    # the original keeps its own format (a MOV stays original.mov, video/quicktime)
     stored = (originals[0], content_type_of(prefix + originals[0]))
     if stored != (f"original.{case.extension}", case.content_type):
         raise StoredAsAnotherFormat(f"{case.filename} is {case.content_type} and was stored as {stored}")
