@@ -430,10 +430,14 @@ def test_an_expired_signature_no_longer_plays(
     variant = master_variants(fetch_playlist(hls))[0]["uri"]
     segment = segments(fetch_playlist(variant))[0][1]
     assert requests.get(segment, timeout=30).status_code == 200
-    # Signatures count whole seconds: past life + 1 s every one of them has expired.
+    # Signatures count whole seconds: past life + 1 s every playlist URL has expired.
     time.sleep(max(0.0, minted + life + 1.5 - time.monotonic()))
     assert requests.get(hls, timeout=30).status_code == 404
     assert requests.get(variant, timeout=30).status_code == 404
+    # segments live on for twice the clip's length more, so a paused player can still finish it
+    assert requests.get(segment, timeout=30).status_code == 200
+    duration = Media.objects.get(pk=media_id).metadata["duration"]
+    time.sleep(max(0.0, minted + life + 2 * int(duration) + 1.5 - time.monotonic()))
     assert requests.get(segment, timeout=30).status_code == 403  # S3 refuses an expired presigned GET
 
 
