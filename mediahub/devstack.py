@@ -80,11 +80,13 @@ class Service:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
                 raise RuntimeError(f"{self.name} exited with {proc.returncode}; see .run/{self.label}.log")
             if self.ready():
                 return proc.pid
             time.sleep(0.3)
         stop_pid(proc.pid)
+        self.pid_file.unlink(missing_ok=True)
         raise RuntimeError(f"{self.name} did not answer on {self.host}:{self.port} within {self.start_timeout}s")
 
 
@@ -259,9 +261,25 @@ def stop(pids: list[int]) -> None:
             pid_file.unlink()
 
 
+PROGRAMS = ("redis-server", "weed", "clamd")
+
+
+def _ours(pid: int) -> bool:
+    """Whether the pid is still one of the stack's programs (pids are reused after a reboot)."""
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except OSError:
+        return False
+    return Path(argv0).name in PROGRAMS
+
+
 def down() -> None:
     """Stop whatever the pid files say this project started (after a crash, say)."""
-    stop([int(p.read_text()) for p in RUN_DIR.glob("*.pid") if p.read_text().strip().isdigit()])
+    for pid_file in RUN_DIR.glob("*.pid"):
+        text = pid_file.read_text().strip()
+        if text.isdigit() and _ours(int(text)):
+            stop_pid(int(text))
+        pid_file.unlink()
 
 
 def run() -> int:
@@ -292,6 +310,10 @@ def run() -> int:
         stop(started)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediahub.settings")
     import django
@@ -299,6 +321,9 @@ def main() -> int:
     django.setup()
     command = sys.argv[1] if len(sys.argv) > 1 else "run"
     if command == "up":
+        # a shell starts background jobs with SIGINT ignored; Ctrl-C and `kill` must stop the stack anyway
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _interrupt)
         started = up()
         print("stack is up; Ctrl-C stops what this command started")
         try:
