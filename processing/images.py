@@ -43,7 +43,7 @@ import magic
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
-from processing import image_ops
+from processing import image_ops, sniff
 from processing.errors import Rejected
 
 # Depth maps, thumbnails and auxiliary images inside HEIC files are never used.
@@ -60,20 +60,8 @@ if "PILLOW_BLOCKS_MAX" not in os.environ:
 # would even start Ghostscript), none of which we promised to accept.
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "HEIF", "TIFF", "BMP")
 ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
-_IMAGE_MIMES = frozenset(
-    {
-        "image/jpeg",
-        "image/png",
-        "image/webp",
-        "image/gif",
-        "image/avif",
-        "image/heic",
-        "image/heif",
-        "image/tiff",
-        "image/bmp",
-        "image/x-ms-bmp",
-    }
-)
+# every image type sniffing knows, under any of its names
+_IMAGE_MIMES = frozenset(t for t in sniff.TYPE_FAMILIES if t.startswith("image/"))
 
 
 @dataclass(frozen=True)
