@@ -288,6 +288,7 @@ def run() -> int:
     from django.core.management import call_command
     from honcho.manager import Manager
 
+    Path(settings.VAR_DIR).mkdir(exist_ok=True)  # the SQLite file of development lives there
     started = up()
     try:
         call_command("migrate", interactive=False, verbosity=1)
