@@ -62,7 +62,7 @@ def transition(
     won = Media.objects.filter(pk=media_id, status__in=wanted).update(status=to, updated_at=now, **fields)
     if not won:
         return None
-    media = Media.objects.select_related(None).get(pk=media_id)
+    media = Media.objects.get(pk=media_id)
     transaction.on_commit(lambda: events.publish(media))
     return media
 
@@ -124,7 +124,7 @@ def begin_attempt(media_id: uuid.UUID | str) -> Media | None:
     return Media.objects.get(pk=media_id) if won else None
 
 
-def set_progress(media_id: uuid.UUID | str, progress: int, stage: str, **extra: Any) -> bool:
+def set_progress(media_id: uuid.UUID | str, progress: int, stage: str) -> bool:
     """Record a step of a PROCESSING media; progress never goes down. Returns False if it is not PROCESSING."""
     progress = max(0, min(99, int(progress)))  # 100 belongs to READY
     won = Media.objects.filter(pk=media_id, status=Status.PROCESSING, progress__lte=progress).update(
@@ -132,8 +132,12 @@ def set_progress(media_id: uuid.UUID | str, progress: int, stage: str, **extra: 
     )
     if won:
         media = Media.objects.get(pk=media_id)
-        transaction.on_commit(lambda: events.publish(media, **extra))
+        transaction.on_commit(lambda: events.publish(media))
     return bool(won)
+
+
+def is_processing(media_id: uuid.UUID | str) -> bool:
+    return Media.objects.filter(pk=media_id, status=Status.PROCESSING).exists()
 
 
 def note_problem(media_id: uuid.UUID | str, *, code: str, message: str) -> None:

@@ -23,10 +23,6 @@ from django.conf import settings
 from django.utils import timezone
 from storages.backends.s3 import S3Storage
 
-# What the store raises when it cannot be reached or refuses: callers that answer clients turn
-# these into "try again later", without importing botocore themselves.
-UNAVAILABLE = (BotoCoreError, ClientError)
-
 
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -125,9 +121,26 @@ def head(key: str) -> ObjectInfo | None:
     return ObjectInfo(size=answer["ContentLength"], content_type=answer.get("ContentType", ""))
 
 
-def download(key: str, fileobj: IO[bytes]) -> None:
-    """Stream an object into an open binary file (multipart, never whole in memory)."""
-    client().download_fileobj(bucket_name(), key, fileobj)
+class Changed(Exception):
+    """The object is no longer the version that was read (its ETag moved): someone wrote it again."""
+
+
+class StorageError(Exception):
+    """The store refused part of a request (a batch delete, say)."""
+
+
+# What the store raises when it cannot be reached or refuses: callers that answer clients turn
+# these into "try again later", without importing botocore themselves.
+UNAVAILABLE = (BotoCoreError, ClientError, StorageError)
+
+
+def download(key: str, fileobj: IO[bytes]) -> str:
+    """Stream an object into an open binary file, in chunks; returns the ETag of what was read, so a
+    later copy can insist on that very version (`copy(..., if_match=etag)`)."""
+    answer = client().get_object(Bucket=bucket_name(), Key=key)
+    for chunk in answer["Body"].iter_chunks(chunk_size=1024 * 1024):
+        fileobj.write(chunk)
+    return answer["ETag"]
 
 
 def upload(source: Path | IO[bytes], key: str, *, content_type: str, cache_control: str | None = None) -> None:
@@ -140,16 +153,29 @@ def upload(source: Path | IO[bytes], key: str, *, content_type: str, cache_contr
         client().upload_fileobj(source, bucket_name(), key, ExtraArgs=extra)
 
 
-def copy(source_key: str, dest_key: str, *, content_type: str | None = None, cache_control: str | None = None) -> None:
-    """Server-side copy (multipart for big objects), optionally with a new Content-Type and Cache-Control."""
-    extra: dict[str, str] = {}
+def copy(
+    source_key: str,
+    dest_key: str,
+    *,
+    content_type: str | None = None,
+    cache_control: str | None = None,
+    if_match: str | None = None,
+) -> None:
+    """Server-side copy (multipart for big objects), optionally with a new Content-Type and Cache-Control.
+    With `if_match`, only that version of the source is copied; if it was overwritten, Changed."""
+    extra: dict[str, str] = {"CopySourceIfMatch": if_match} if if_match else {}
     if content_type or cache_control:
         extra["MetadataDirective"] = "REPLACE"
     if content_type:
         extra["ContentType"] = content_type
     if cache_control:
         extra["CacheControl"] = cache_control
-    client().copy({"Bucket": bucket_name(), "Key": source_key}, bucket_name(), dest_key, ExtraArgs=extra)
+    try:
+        client().copy({"Bucket": bucket_name(), "Key": source_key}, bucket_name(), dest_key, ExtraArgs=extra)
+    except ClientError as exc:
+        if if_match and exc.response.get("Error", {}).get("Code") in {"412", "PreconditionFailed"}:
+            raise Changed(f"{source_key} changed after it was read") from exc
+        raise
 
 
 def read(key: str) -> bytes:
@@ -177,7 +203,7 @@ def delete(keys: Iterable[str]) -> None:
             Bucket=bucket_name(), Delete={"Objects": batch[start : start + 1000], "Quiet": True}
         )
         if answer.get("Errors"):
-            raise RuntimeError(f"could not delete {answer['Errors'][:3]}")
+            raise StorageError(f"could not delete {answer['Errors'][:3]}")
 
 
 def delete_prefix(prefix: str) -> None:

@@ -186,7 +186,9 @@ def media_retry(*, media: Media) -> Media | None:
 
 def media_delete(*, media: Media) -> None:
     """Remove every stored object of the media, then the row. If the store fails, the row stays and
-    the delete can be repeated; a job still running finds the row gone and removes what it wrote."""
+    the delete can be repeated. A job still running stops at its next step and removes what it wrote;
+    the second sweep catches a job that finished between the first sweep and the row's deletion."""
     jobs.cancel(media.id, media.kind)
     moves.remove_all(media)
     Media.objects.filter(pk=media.id).delete()
+    moves.remove_all(media)

@@ -100,7 +100,7 @@ CHANNEL_LAYERS = {
 }
 
 JOB_TIMEOUT_IMAGE = env.int("JOB_TIMEOUT_IMAGE", default=120)  # seconds
-JOB_TIMEOUT_VIDEO = env.int("JOB_TIMEOUT_VIDEO", default=1800)
+JOB_TIMEOUT_VIDEO = env.int("JOB_TIMEOUT_VIDEO", default=4 * 3600)  # room for the longest allowed clip
 JOB_TIMEOUT_INLINE = env.int("JOB_TIMEOUT_INLINE", default=300)
 JOB_MAX_RETRIES = env.int("JOB_MAX_RETRIES", default=3)
 JOB_RETRY_INTERVALS = env.list("JOB_RETRY_INTERVALS", cast=int, default=[10, 60, 300])  # exponential backoff

@@ -18,3 +18,17 @@ class Rejected(Exception):
 
 class ScanUnavailable(Exception):
     """clamd did not answer: the media must wait, never pass unscanned."""
+
+
+class Superseded(Exception):
+    """The media is no longer PROCESSING (deleted, say): the run stops and keeps nothing."""
+
+
+class GiveUp(Exception):
+    """Processing cannot succeed by trying again (a video that needs more time than it may have):
+    the media is FAILED at once, for an operator to look at, instead of retried."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail

@@ -20,14 +20,14 @@ from django.conf import settings
 from django.db import transaction
 from redis.exceptions import RedisError
 from rq import Callback, Retry
-from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.timeouts import JobTimeoutException
 
 from media import lifecycle
 from media.models import Kind, Media
 from processing import moves, pipeline
-from processing.errors import Rejected
+from processing.errors import GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,9 @@ def enqueue_now(media_id: object, kind: str) -> bool:
 
 
 def cancel(media_id: object, kind: str) -> None:
-    """Drop a waiting job of a media being deleted (a running one finds its row gone and stops)."""
+    """Drop a waiting job of a media being deleted (a running one stops at its next step)."""
     queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
-    with contextlib.suppress(NoSuchJobError, RedisError, ValueError):
+    with contextlib.suppress(NoSuchJobError, InvalidJobOperation, RedisError, ValueError):  # already gone
         Job.fetch(job_id(media_id), connection=queue.connection).cancel()
 
 
@@ -102,6 +102,14 @@ def process_media(media_id: str) -> str:
     except Rejected as exc:
         reject(media, exc)
         return f"rejected: {exc.code}"
+    except GiveUp as exc:
+        message = f"Processing failed and was not retried. {exc.message.rstrip('.')}. An operator can retry it."
+        lifecycle.mark_failed(media.id, code="processing_failed", message=message, detail=exc.detail)
+        return "failed: not retried"
+    except Superseded:
+        if not Media.objects.filter(pk=media.id).exists():
+            moves.remove_all(media)  # deleted while it ran: drop what this run wrote
+        return "stopped: no longer PROCESSING"
     return "ready"
 
 
@@ -112,6 +120,8 @@ def reject(media: Media, exc: Rejected) -> None:
         fields["quarantine_key"] = moves.quarantine(media)
     if lifecycle.mark_rejected(media.id, code=exc.code, message=exc.message, detail=exc.detail, **fields):
         moves.discard(media)
+    elif not Media.objects.filter(pk=media.id).exists():
+        moves.remove_all(media)  # deleted meanwhile: the quarantined copy would belong to nobody
     log.info("media %s rejected: %s (%s)", media.id, exc.code, exc.detail[:200])
 
 

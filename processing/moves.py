@@ -26,13 +26,22 @@ def source_key(media: Media) -> str | None:
     return moved[0] if moved else None
 
 
-def promote(media: Media, family: Family) -> str:
-    """Copy the upload to permanent/<id>/original.<ext> and drop the temp object; returns the new key."""
+def promote(media: Media, family: Family, *, etag: str) -> str:
+    """Copy the upload to permanent/<id>/original.<ext> and drop the temp object; returns the new key.
+
+    Only the version that was checked (`etag`, from the download) is copied: the upload URL stays valid
+    for a while, and bytes PUT again after the checks must never reach permanent/ unchecked. If they
+    were, storage.Changed is raised and the job runs again, on the new bytes.
+    """
     key = original_key(media, family)
     if storage.head(media.temp_key) is not None:
         # an original never changes under its key, like the renditions
         storage.copy(
-            media.temp_key, key, content_type=family.content_type, cache_control=settings.RENDITION_CACHE_CONTROL
+            media.temp_key,
+            key,
+            content_type=family.content_type,
+            cache_control=settings.RENDITION_CACHE_CONTROL,
+            if_match=etag,
         )
         storage.delete([media.temp_key])
     return key

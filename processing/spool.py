@@ -22,12 +22,9 @@ from media import storage
 class Spooled:
     def __init__(self, file: IO[bytes], path: Path | None) -> None:
         self.file = file
+        self.etag = ""  # the version of the object that was read (see moves.promote)
         self._path = path
         self._materialized: Path | None = None
-
-    @property
-    def on_disk(self) -> bool:
-        return self._path is not None
 
     def path(self) -> Path:
         """A path on disk, for tools that need one (ffprobe); writes an in-memory file out once."""
@@ -62,7 +59,7 @@ def fetch(key: str, *, size: int, to_disk: bool = False) -> Iterator[Spooled]:
     else:
         spooled = Spooled(io.BytesIO(), None)
     try:
-        storage.download(key, spooled.file)
+        spooled.etag = storage.download(key, spooled.file)
         spooled.file.seek(0)
         yield spooled
     finally:

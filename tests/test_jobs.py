@@ -166,3 +166,73 @@ def test_deleting_a_media_while_it_waits_drops_its_job(api, image_queue) -> None
     work(image_queue)
     assert not Media.objects.filter(pk=media_id).exists()
     assert stored_keys(f"permanent/{media_id}/") == [] and stored_keys(f"temp/{media_id}") == []
+
+
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bytes_put_again_after_the_checks_never_reach_permanent(api, settings, monkeypatch) -> None:
+    """The upload URL stays valid after confirm: a client that PUTs other bytes (of the same length,
+    so the signature still holds) while its clean file is being checked gets the new bytes checked."""
+    from processing import scan
+
+    settings.JOB_RETRY_INTERVALS = [0]
+    clean = b"plain text, nothing to see here ".ljust(len(EICAR), b".")
+    created = api.post(
+        "/api/media/", {"filename": "n.txt", "content_type": "text/plain", "size": len(clean)}, format="json"
+    ).json()
+    assert put_upload(created["upload"], clean).status_code == 200
+    real_scan, swapped = scan.scan, []
+
+    def scan_then_swap(fileobj):  # fault injection: the client's second PUT lands during the scan
+        verdict = real_scan(fileobj)
+        if not swapped:
+            swapped.append(put_upload(created["upload"], EICAR).status_code)
+        return verdict
+
+    monkeypatch.setattr(scan, "scan", scan_then_swap)
+    answer = api.post(f"/api/media/{created['id']}/confirm/")
+    assert swapped == [200]
+    assert answer.status_code == 503  # the checked version is gone: checked again, in the background
+    assert stored_keys(f"permanent/{created['id']}/") == []
+
+    default = django_rq.get_queue("default", commit_mode="auto")
+    SimpleWorker([default], connection=default.connection).work(burst=True, with_scheduler=False)
+    media = Media.objects.get(pk=created["id"])
+    assert (media.status, media.error_code) == (Status.REJECTED, "malware_detected")
+    assert stored_keys(f"permanent/{created['id']}/") == []
+    assert storage.read(f"quarantine/{created['id']}") == EICAR
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_media_deleted_while_its_job_runs_keeps_nothing(api, image_queue, monkeypatch) -> None:
+    media_id = confirmed_image(api, jpeg())
+    real_render = images.render_image
+
+    def render_then_delete(*args, **kwargs):  # fault injection: the owner deletes it mid-run
+        result = real_render(*args, **kwargs)
+        Media.objects.filter(pk=media_id).delete()
+        return result
+
+    monkeypatch.setattr(images, "render_image", render_then_delete)
+    work(image_queue)
+    assert not Media.objects.filter(pk=media_id).exists()
+    assert stored_keys(f"permanent/{media_id}/") == [] and stored_keys(f"temp/{media_id}") == []
+    assert image_queue.failed_job_registry.count == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delete_that_failed_on_storage_can_be_repeated(api, image_queue, monkeypatch) -> None:
+    media_id = confirmed_image(api, jpeg())
+
+    def unreachable(*args, **kwargs):  # fault injection: the store is down during the first delete
+        raise EndpointConnectionError(endpoint_url="http://s3.invalid")
+
+    monkeypatch.setattr(storage, "delete", unreachable)
+    first = api.delete(f"/api/media/{media_id}/")
+    assert first.status_code == 503 and first.json()["error"]["code"] == "storage_unavailable"
+    assert Media.objects.filter(pk=media_id).exists()  # nothing lost, nothing half-deleted
+    monkeypatch.undo()
+    assert api.delete(f"/api/media/{media_id}/").status_code == 204  # its job was already cancelled
+    assert stored_keys(f"temp/{media_id}") == [] and not Media.objects.filter(pk=media_id).exists()
