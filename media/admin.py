@@ -113,13 +113,17 @@ class MediaAdmin(admin.ModelAdmin):
             images = format_html('<p><img src="{}" alt=""></p>', urls["thumbnail"])
         return format_html("{}<ul>{}</ul>", images, links or format_html("<li>none</li>"))
 
-    @admin.action(description="Retry the selected FAILED media")
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        # retrying is a change of state: the model's change permission (field edits stay disabled)
+        return request.user.has_perm("media.change_media")
+
+    @admin.action(description="Retry the selected FAILED media", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Media]) -> None:
         retried = sum(uploads.media_retry(media=media) is not None for media in queryset)
         skipped = queryset.count() - retried
         self.message_user(request, f"Queued {retried} for processing again; {skipped} were not FAILED.", messages.INFO)
 
-    @admin.action(description="Delete the selected media and every stored object of them")
+    @admin.action(description="Delete the selected media and every stored object of them", permissions=["delete"])
     def delete_with_objects(self, request: HttpRequest, queryset: QuerySet[Media]) -> None:
         count = 0
         for media in queryset:

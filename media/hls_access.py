@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from media import storage
@@ -65,8 +64,8 @@ def playlist(request: HttpRequest, pk: str, path: str) -> HttpResponse:
         if target.startswith(".."):
             raise ValueError(f"playlist URI leaves the media's folder: {uri}")
         if target.endswith(".m3u8"):
-            url = reverse("media-hls", kwargs={"pk": media.id, "path": target})
-            return request.build_absolute_uri(f"{url}?{urlencode({'sig': sig})}")
+            # relative to this playlist's own URL, so whatever scheme and host the player used hold
+            return f"{posixpath.relpath(target, folder or '.')}?{urlencode({'sig': sig})}"
         return storage.presigned_get(f"{root}/{target}", expire=segment_expiry)
 
     body = rewrite_playlist(text, resolve)

@@ -82,7 +82,3 @@ class Media(models.Model):
         if not self.error_code:
             return None
         return {"code": self.error_code, "message": self.error_message}
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL

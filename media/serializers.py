@@ -39,11 +39,6 @@ class MediaFilter(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Kind.choices, required=False)
 
 
-class ErrorOutput(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
 class ProblemDetail(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, machine-readable: type_mismatch, too_large, not_found, ...")
     message = serializers.CharField(help_text="A sentence for the user.")
@@ -91,7 +86,7 @@ class MediaOutput(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(ErrorOutput(allow_null=True))
+    @extend_schema_field(ProblemDetail(allow_null=True))
     def get_error(self, media: Media) -> dict[str, str] | None:
         return media.error
 

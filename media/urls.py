@@ -1,10 +1,9 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from media import api, hls_access
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("auth/token/", api.TokenApi.as_view(), name="auth-token"),
     path("media/", api.MediaListCreateApi.as_view(), name="media-list"),
     path("media/<uuid:pk>/", api.MediaDetailApi.as_view(), name="media-detail"),
     path("media/<uuid:pk>/confirm/", api.MediaConfirmApi.as_view(), name="media-confirm"),

@@ -297,9 +297,9 @@ def run() -> int:
         port = os.environ.get("PORT", "8000")
         manager = Manager()
         manager.add_process("web", f"{python} -m uvicorn mediahub.asgi:application --host 127.0.0.1 --port {port}")
-        # One worker serves images only, so long videos never starve them; the other takes
-        # images first, then videos, then inline retries and maintenance.
-        manager.add_process("images", f"{python} manage.py rqworker images --with-scheduler")
+        # One worker never takes videos, so long videos never starve images (nor the inline retries
+        # and maintenance on `default`); the other takes images first, then videos, then `default`.
+        manager.add_process("images", f"{python} manage.py rqworker images default --with-scheduler")
         manager.add_process("worker", f"{python} manage.py rqworker images videos default --with-scheduler")
         manager.add_process("scheduler", f"{python} manage.py rqcron processing.cron")
         print(f"mediahub on http://127.0.0.1:{port}/  (API docs: /api/docs/, admin: /admin/); Ctrl-C stops all")

@@ -21,6 +21,12 @@ DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 SECRET_KEY = env.str("SECRET_KEY", default=environ.Env.NOTSET if PRODUCTION else "dev-only-insecure-key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Behind a TLS-terminating proxy: trust its X-Forwarded-Proto, so absolute URLs (HLS) are https,
+# and send cookies over HTTPS only.
+HTTPS = env.bool("HTTPS", default=False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -84,7 +90,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step in development
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
 
 # --- Redis: the job queues and the WebSocket channel layer -------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -249,7 +255,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "media.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"media_create": env.str("THROTTLE_MEDIA_CREATE", default="600/minute")},
+    "DEFAULT_THROTTLE_RATES": {
+        "media_create": env.str("THROTTLE_MEDIA_CREATE", default="600/minute"),
+        "auth_token": env.str("THROTTLE_AUTH_TOKEN", default="20/minute"),  # per client address
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "mediahub API",

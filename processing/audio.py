@@ -18,20 +18,38 @@ from processing.errors import Rejected
 
 PROBE_TIMEOUT = 30  # seconds; ffprobe reads headers only
 DECODE_TIMEOUT = 120  # seconds; decoding audio runs at hundreds of times realtime
+# Uploads are hostile: only local files, and only the demuxers of the audio we accept, so a playlist
+# or concat file named .mp3 cannot make ffmpeg open other files or the network (as in video.py).
+SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", "mp3,mov,wav,flac,ogg,aac,matroska"]
+
+
+def _url(path: Path) -> str:
+    return f"file:{path}"
 
 
 def probe_audio(path: Path) -> dict[str, Any]:
     """Metadata of a playable audio file (duration, codec, bitrate, sample rate, channels)."""
     try:
         result = subprocess.run(
-            [settings.FFPROBE_BIN, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+            [
+                settings.FFPROBE_BIN,
+                "-v",
+                "error",
+                *SAFE_INPUT,
+                "-print_format",
+                "json",
+                "-show_format",
+                "-show_streams",
+                _url(path),
+            ],  # fmt: skip
             capture_output=True,
             text=True,
             timeout=PROBE_TIMEOUT,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise Rejected("corrupt_file", "The audio file could not be read.", "ffprobe timed out") from exc
+        # a busy machine, not necessarily a bad file: transient, so the job layer retries it
+        raise TimeoutError("ffprobe timed out reading an audio file") from exc
     if result.returncode != 0:
         raise Rejected("corrupt_file", "The audio file is damaged or not a format we can play.", result.stderr[-2000:])
     info = json.loads(result.stdout or "{}")
@@ -89,8 +107,9 @@ def _decoded_seconds(path: Path) -> float:
                 "-nostdin",
                 "-v",
                 "error",
+                *SAFE_INPUT,
                 "-i",
-                str(path),
+                _url(path),
                 "-map",
                 "0:a:0",
                 "-f",
@@ -105,7 +124,7 @@ def _decoded_seconds(path: Path) -> float:
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise Rejected("corrupt_file", "The audio file could not be read.", "decoding timed out") from exc
+        raise TimeoutError("decoding an audio file timed out") from exc  # transient, as above
     times = [line.split("=", 1)[1] for line in result.stdout.splitlines() if line.startswith("out_time_us=")]
     try:
         return max(int(t) for t in times if t.strip().lstrip("-").isdigit()) / 1_000_000

@@ -107,14 +107,3 @@ def purge_old(*, dry_run: bool = False, report: Report | None = None) -> Report:
             if not dry_run:
                 storage.delete([key])
     return report
-
-
-def run_all(*, dry_run: bool = False) -> Report:
-    """Everything the scheduler runs, in one pass (also `manage.py mediahub_cleanup`)."""
-    report = Report()
-    expire_pending(dry_run=dry_run, report=report)
-    resume_stalled(dry_run=dry_run, report=report)
-    purge_old(dry_run=dry_run, report=report)
-    if not dry_run:
-        log.info("maintenance: %s", "; ".join(report.lines()))
-    return report

@@ -127,10 +127,8 @@ def run_image(media: Media) -> None:
 def _upload_renditions(media: Media, files: dict[str, Path], renditions: dict) -> dict[str, str]:
     keys = {}
     for name, path in files.items():
-        rendition = renditions[name]
-        key = f"{media.permanent_prefix}{rendition.filename}"
-        storage.upload(path, key, content_type=rendition.content_type, cache_control=settings.RENDITION_CACHE_CONTROL)
-        keys[name] = key
+        keys[name] = f"{media.permanent_prefix}{renditions[name].filename}"
+        _upload(path, keys[name], renditions[name].content_type)
     return keys
 
 
@@ -236,6 +234,7 @@ def _rising(media: Media, *, start: int, span: int, stage: str) -> Callable[[flo
 
 
 def _upload(path: Path, key: str, content_type: str) -> None:
+    """Renditions never change under their key: cache them for good."""
     storage.upload(path, key, content_type=content_type, cache_control=settings.RENDITION_CACHE_CONTROL)
 
 

@@ -14,7 +14,7 @@ import clamd
 import pybreaker
 from django.conf import settings
 
-from processing.errors import ScanUnavailable
+from processing.errors import Rejected, ScanUnavailable
 
 breaker = pybreaker.CircuitBreaker(fail_max=3, reset_timeout=15, name="clamd")
 
@@ -48,7 +48,10 @@ def scan(fileobj: IO[bytes]) -> ScanResult:
         return ScanResult(clean=False, signature=signature)
     if status == "OK":
         return ScanResult(clean=True)
-    # ERROR: clamd could not scan this stream (size limit, say); treat as a scanner problem, not clean
+    if "size limit" in (signature or "").lower():
+        # clamd's StreamMaxLength is below the file: it can never be scanned, so never accepted
+        raise Rejected("too_large", "The file is too large to be checked for viruses.", f"clamd: {signature}")
+    # any other ERROR is a scanner problem: the file waits, it is never taken as clean
     raise ScanUnavailable(f"clamd could not scan the file: {signature}")
 
 

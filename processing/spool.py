@@ -6,9 +6,12 @@ and any on-disk copy are removed when it ends.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,10 +47,27 @@ class Spooled:
                 path.unlink(missing_ok=True)
 
 
+_swept: set[Path] = set()
+
+
 def _spool_dir() -> Path:
     path = Path(settings.SPOOL_DIR)
     path.mkdir(parents=True, exist_ok=True)
+    if path not in _swept:
+        _sweep(path)
+        _swept.add(path)
     return path
+
+
+def _sweep(path: Path) -> None:
+    """Remove what a killed worker left behind (SIGKILL and OOM run no `finally`). Runs once per
+    process, on the host that spools; anything older than the longest job cannot be in use."""
+    longest = max(settings.JOB_TIMEOUT_IMAGE, settings.JOB_TIMEOUT_VIDEO, settings.JOB_TIMEOUT_INLINE)
+    cutoff = time.time() - longest - 3600
+    for entry in path.iterdir():
+        with contextlib.suppress(OSError):  # another process may remove it first
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
 @contextmanager

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import django_rq
 import pytest
@@ -128,15 +128,16 @@ def content_type_of(key: str) -> str:
 _ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 
 
-def master_variants(text: str) -> list[dict[str, str]]:
-    """Each EXT-X-STREAM-INF of a master playlist: its attributes (quotes removed) and `uri`."""
+def master_variants(text: str, base: str) -> list[dict[str, str]]:
+    """Each EXT-X-STREAM-INF of a master playlist: its attributes (quotes removed) and `uri`, resolved
+    against the master's own URL as a player does (the variants are relative: they keep its scheme)."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     assert lines[0] == "#EXTM3U", text
     variants = []
     for i, line in enumerate(lines):
         if line.startswith("#EXT-X-STREAM-INF:"):
             attributes = {k: v.strip('"') for k, v in _ATTRIBUTE.findall(line.partition(":")[2])}
-            variants.append({**attributes, "uri": lines[i + 1]})
+            variants.append({**attributes, "uri": urljoin(base, lines[i + 1]), "raw_uri": lines[i + 1]})
     return variants
 
 
@@ -270,7 +271,7 @@ def test_video_becomes_hls_that_plays_from_the_private_bucket(
     # each pointing back to Django with the same signature.
     hls_url = media["urls"]["hls"]
     assert hls_url.startswith(f"{live_server.url}/api/media/{media_id}/hls/master.m3u8?sig=")
-    variants = master_variants(fetch_playlist(hls_url))
+    variants = master_variants(fetch_playlist(hls_url), hls_url)
     assert [v["RESOLUTION"] for v in variants] == [f"{w}x{h}" for w, h in case.renditions]
     for variant in variants:
         assert int(variant["BANDWIDTH"]) > 0
@@ -278,6 +279,7 @@ def test_video_becomes_hls_that_plays_from_the_private_bucket(
         assert codecs[0].startswith("avc1.")
         assert ("mp4a.40.2" in codecs) is meta["has_audio"]
         assert variant["uri"].startswith(f"{live_server.url}/api/media/{media_id}/hls/")
+        assert "://" not in variant["raw_uri"]  # relative: behind a TLS proxy it stays https
         assert urlsplit(variant["uri"]).query == urlsplit(hls_url).query
 
     # ffprobe on the URL as handed out sees one program per variant, H.264 (+ AAC) at its size.
@@ -387,7 +389,7 @@ def test_only_a_valid_signature_of_that_media_plays(
     hls = get_live(live_server, token, first).json()["urls"]["hls"]
     other_hls = get_live(live_server, token, second).json()["urls"]["hls"]
     assert requests.get(hls, timeout=30).status_code == 200
-    variant = master_variants(fetch_playlist(hls))[0]["uri"]
+    variant = master_variants(fetch_playlist(hls), hls)[0]["uri"]
     segment = segments(fetch_playlist(variant))[0][1]
     assert requests.get(segment, timeout=30).status_code == 200
 
@@ -427,7 +429,7 @@ def test_an_expired_signature_no_longer_plays(
     settings.AWS_QUERYSTRING_EXPIRE = life  # the live server's thread reads the same settings
     minted = time.monotonic()
     hls = get_live(live_server, token, media_id).json()["urls"]["hls"]
-    variant = master_variants(fetch_playlist(hls))[0]["uri"]
+    variant = master_variants(fetch_playlist(hls), hls)[0]["uri"]
     segment = segments(fetch_playlist(variant))[0][1]
     assert requests.get(segment, timeout=30).status_code == 200
     # Signatures count whole seconds: past life + 1 s every playlist URL has expired.
