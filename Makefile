@@ -31,6 +31,7 @@ run: install
 	$(PY) -m mediahub.devstack run
 
 test: install-test
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 lint: install
