@@ -34,3 +34,34 @@ def clear_queue(queue) -> None:
                 registry.remove(job_id, delete_job=True)
             except NoSuchJobError:
                 queue.connection.zrem(registry.key, job_id)
+
+
+def ffmpeg_children() -> list[int]:
+    """ffmpeg processes that are children of this test process (in-process workers run them)."""
+    import contextlib
+    import os
+    from pathlib import Path
+
+    pids: list[int] = []
+    for listing in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
+            pids += [int(pid) for pid in listing.read_text().split()]
+    found = []
+    for pid in pids:
+        with contextlib.suppress(OSError):  # it exited meanwhile (ENOENT, or ESRCH while it is reaped)
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "ffmpeg":
+                found.append(pid)
+    return found
+
+
+def webp_chunks(data: bytes) -> list[bytes]:
+    """The top-level RIFF chunk names of a WebP file (EXIF and XMP may only appear there)."""
+    import struct
+
+    assert data[:4] == b"RIFF" and data[8:12] == b"WEBP", data[:16]
+    chunks, pos = [], 12
+    while pos + 8 <= len(data):
+        name, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        chunks.append(name)
+        pos += 8 + size + (size & 1)
+    return chunks

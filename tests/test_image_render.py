@@ -18,6 +18,7 @@ from PIL import Image, ImageChops, ImageCms, ImageStat
 
 from processing.errors import Rejected
 from processing.images import RENDITIONS, ImageSpec, probe_image, render_image
+from tests.helpers import webp_chunks
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
@@ -26,18 +27,6 @@ SMALL = ImageSpec(optimized_max=256)
 DEFAULT = ImageSpec()
 # Metadata a WebP file may carry; none of it may reach an output.
 METADATA_CHUNKS = {b"EXIF", b"XMP ", b"ICCP"}
-
-
-def webp_chunks(path: Path) -> list[bytes]:
-    """The RIFF chunk names of a WebP file, top level and inside animation frames."""
-    data = path.read_bytes()
-    assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
-    chunks, pos = [], 12
-    while pos + 8 <= len(data):
-        name, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
-        chunks.append(name)
-        pos += 8 + size + (size & 1)
-    return chunks
 
 
 def mean_difference(a: Image.Image, b: Image.Image) -> float:
@@ -90,7 +79,7 @@ def test_gps_and_all_metadata_are_stripped(name: str, tmp_path: Path) -> None:
         assert img.getexif().get_ifd(0x8825), "the corpus photo should carry GPS"
     result = render_image(source, tmp_path, ImageSpec())
     for path in result.files.values():
-        assert not METADATA_CHUNKS & set(webp_chunks(path)), path.name
+        assert not METADATA_CHUNKS & set(webp_chunks(path.read_bytes())), path.name
         with Image.open(path) as out:
             assert not out.getexif()
             assert "xmp" not in out.info and "icc_profile" not in out.info
@@ -113,7 +102,7 @@ def test_heic_photos(name: str, size: tuple[int, int], tmp_path: Path) -> None:
     assert result.metadata["format"] == "HEIF"
     assert (result.metadata["width"], result.metadata["height"]) == (size if name.endswith("heif") else (3024, 4032))
     for path in result.files.values():
-        assert not METADATA_CHUNKS & set(webp_chunks(path))
+        assert not METADATA_CHUNKS & set(webp_chunks(path.read_bytes()))
 
 
 # --- formats and colour, on images made here --------------------------------------------
@@ -163,13 +152,14 @@ def test_transparency_survives(tmp_path: Path) -> None:
     red, green, blue, alpha = pixel(result.files["optimized"], (100, 150))
     assert red > 245 and green < 10 and blue < 10 and alpha == 255
     assert pixel(result.files["thumbnail"], (75, 140))[3] == 255
-    assert b"ALPH" in webp_chunks(result.files["optimized"]) or b"VP8L" in webp_chunks(result.files["optimized"])
+    chunks = webp_chunks(result.files["optimized"].read_bytes())
+    assert b"ALPH" in chunks or b"VP8L" in chunks
 
 
 def test_fully_opaque_alpha_is_dropped(tmp_path: Path) -> None:
     result = render_image(save(Image.new("RGBA", (64, 64), (0, 128, 0, 255)), tmp_path / "o.png"), tmp_path)
     assert result.metadata["has_alpha"] is False
-    assert b"ALPH" not in webp_chunks(result.files["optimized"])
+    assert b"ALPH" not in webp_chunks(result.files["optimized"].read_bytes())
 
 
 def test_cmyk_jpeg_colours_come_out_right(tmp_path: Path) -> None:
@@ -262,7 +252,7 @@ def test_non_srgb_profile_is_converted_to_srgb(tmp_path: Path) -> None:
     result = render_image(source, tmp_path)
     got = pixel(result.files["optimized"], (32, 32))[:3]
     assert max(abs(a - b) for a, b in zip(got, expected, strict=True)) <= 4, (got, expected)
-    assert not METADATA_CHUNKS & set(webp_chunks(result.files["optimized"]))
+    assert not METADATA_CHUNKS & set(webp_chunks(result.files["optimized"].read_bytes()))
 
 
 def test_animated_gif_stays_animated_with_its_timing(tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import io
 import resource
-import struct
 import uuid
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -37,7 +36,7 @@ from media.models import Media, Status
 from processing import jobs
 from tests import image_samples
 from tests.api_flow import NOTHING, create, detail_url, keys_of
-from tests.helpers import clear_queue, put_upload, stored_keys
+from tests.helpers import clear_queue, put_upload, stored_keys, webp_chunks
 from tests.image_samples import ImageCase
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,17 +96,6 @@ def spool_files() -> list[Path]:
 
 
 # --- what a rendition must look like ---------------------------------------------------------
-
-
-def webp_chunks(data: bytes) -> list[bytes]:
-    """The top-level RIFF chunk names of a WebP file (EXIF and XMP may only appear there)."""
-    assert data[:4] == b"RIFF" and data[8:12] == b"WEBP", data[:16]
-    chunks, pos = [], 12
-    while pos + 8 <= len(data):
-        name, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
-        chunks.append(name)
-        pos += 8 + size + (size & 1)
-    return chunks
 
 
 def assert_no_metadata(data: bytes) -> None:

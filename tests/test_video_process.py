@@ -30,6 +30,7 @@ from processing.video import (
     probe_video,
     transcode_hls,
 )
+from tests.helpers import ffmpeg_children
 
 SPEC = VideoSpec()
 
@@ -102,21 +103,6 @@ def transcoded(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory)
         return done[name]
 
     return get
-
-
-def ffmpeg_children() -> list[int]:
-    """ffmpeg processes that are still children of this test process."""
-    pids: list[int] = []
-    for listing in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
-        pids += [int(pid) for pid in listing.read_text().split()]
-    found = []
-    for pid in pids:
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() == "ffmpeg":
-                found.append(pid)
-        except FileNotFoundError:
-            pass
-    return found
 
 
 def master_variants(master: Path) -> list[dict[str, str]]:
