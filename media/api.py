@@ -19,9 +19,21 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from media import storage, uploads
+from media import multipart, storage, uploads
+from media.errors import UploadError
 from media.models import Media, Status
-from media.serializers import ErrorResponse, MediaCreatedOutput, MediaCreateInput, MediaFilter, MediaOutput
+from media.serializers import (
+    CompleteInput,
+    ErrorResponse,
+    MediaCreatedOutput,
+    MediaCreateInput,
+    MediaFilter,
+    MediaOutput,
+    PartsListOutput,
+    PartsSignInput,
+    PartsSignOutput,
+    UploadRenewInput,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +41,11 @@ log = logging.getLogger(__name__)
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every error answer has one shape: {"error": {"code", "message"[, "field"]}}, and for
     invalid input also "fields": every message per field."""
-    if isinstance(exc, uploads.UploadError):
+    if isinstance(exc, UploadError):
+        if not exc.field:  # a conflict with the media's state, not a field's fault
+            return Response({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
         error = {"code": exc.code, "message": exc.message, "field": exc.field}
-        return Response({"error": error, "fields": {exc.field: [exc.message]}}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"error": error, "fields": {exc.field: [exc.message]}}, status=exc.status)
     # DRF answers Django's own 404 and 403 too, but leaves them in its {"detail"} shape: convert them first.
     if isinstance(exc, Http404):
         exc = NotFound()
@@ -203,3 +217,67 @@ class MediaRetryApi(APIView):
             body["error"] = {"code": "not_failed", "message": message}
             return Response(body, status=status.HTTP_409_CONFLICT)
         return Response(MediaOutput(retried, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+
+
+class MediaUploadApi(APIView):
+    """The upload of a PENDING media: a fresh one (its URL expired, or the client starts over), or none."""
+
+    throttle_scope = "media_create"
+
+    def get_throttles(self) -> list:
+        return [ScopedThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(
+        request=UploadRenewInput,
+        responses={200: MediaCreatedOutput, 400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse},
+        summary="A fresh upload for a PENDING media (single PUT or a new multipart upload)",
+    )
+    def post(self, request: Request, pk: Any) -> Response:
+        media = _own(request, pk)
+        data = UploadRenewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        media.upload = multipart.upload_renew(media=media, multipart=data.validated_data.get("multipart"))
+        return Response(MediaCreatedOutput(media, context={"request": request}).data)
+
+    @extend_schema(
+        responses={204: None, 404: ErrorResponse, 409: ErrorResponse},
+        summary="Abort the upload of a PENDING media: its parts (or bytes) are dropped",
+    )
+    def delete(self, request: Request, pk: Any) -> Response:
+        multipart.upload_abort(media=_own(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MediaPartsApi(APIView):
+    @extend_schema(
+        request=PartsSignInput,
+        responses={200: PartsSignOutput, 400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse},
+        summary="Presigned PUT URLs of parts of a multipart upload",
+    )
+    def post(self, request: Request, pk: Any) -> Response:
+        media = _own(request, pk)
+        data = PartsSignInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        parts, expires_at = multipart.parts_sign(media=media, part_numbers=data.validated_data["part_numbers"])
+        return Response(PartsSignOutput({"parts": parts, "expires_at": expires_at}).data)
+
+    @extend_schema(
+        responses={200: PartsListOutput, 404: ErrorResponse, 409: ErrorResponse},
+        summary="The parts already stored, to resume a multipart upload",
+    )
+    def get(self, request: Request, pk: Any) -> Response:
+        return Response(PartsListOutput(multipart.parts_list(media=_own(request, pk))).data)
+
+
+class MediaCompleteApi(APIView):
+    @extend_schema(
+        request=CompleteInput,
+        responses={200: MediaOutput, 400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse},
+        summary="Complete a multipart upload once every part is stored (then confirm)",
+    )
+    def post(self, request: Request, pk: Any) -> Response:
+        media = _own(request, pk)
+        data = CompleteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        media = multipart.multipart_complete(media=media, parts=data.validated_data["parts"])
+        return Response(MediaOutput(media, context={"request": request}).data)

@@ -38,6 +38,10 @@ class Media(models.Model):
     detected_type = models.CharField(max_length=127, blank=True, default="", help_text="Sniffed from the bytes.")
     size = models.PositiveBigIntegerField(help_text="Declared size in bytes, signed into the upload URL.")
     checksum_sha256 = models.CharField(max_length=64, blank=True, default="")
+    # A multipart upload in progress: S3's upload id (empty once completed or aborted) and the part size
+    # it was cut into (0 for a single PUT).
+    upload_id = models.CharField(max_length=1024, blank=True, default="")
+    part_size = models.PositiveBigIntegerField(default=0)
 
     # Storage keys of every output; empty until that output exists.
     original_key = models.CharField(max_length=255, blank=True, default="")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import ProhibitNullCharactersValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
@@ -22,6 +23,12 @@ class FilenameField(serializers.CharField):
         self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
 
 
+MULTIPART_HELP = (
+    "Ask for a multipart upload (true) or a single PUT (false); by default files of at least MULTIPART_THRESHOLD "
+    "bytes get a multipart upload."
+)
+
+
 class MediaCreateInput(serializers.Serializer):
     filename = FilenameField(max_length=20_000, trim_whitespace=False)
     content_type = serializers.CharField(max_length=127)
@@ -30,8 +37,66 @@ class MediaCreateInput(serializers.Serializer):
         r"^[0-9a-fA-F]{64}$",
         required=False,
         default="",
-        help_text="Hex SHA-256 of the file; when given, the store refuses any other bytes.",
+        help_text="Hex SHA-256 of the file; when given, the store refuses any other bytes (single PUT only).",
     )
+    multipart = serializers.BooleanField(required=False, allow_null=True, help_text=MULTIPART_HELP)
+
+
+class UploadRenewInput(serializers.Serializer):
+    multipart = serializers.BooleanField(required=False, allow_null=True, help_text=MULTIPART_HELP)
+
+
+class PartsSignInput(serializers.Serializer):
+    part_numbers = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=settings.S3_MAX_PARTS),
+        min_length=1,
+        max_length=settings.MULTIPART_SIGN_BATCH,
+        help_text=f"At most {settings.MULTIPART_SIGN_BATCH} part numbers per request.",
+    )
+
+    def validate_part_numbers(self, numbers: list[int]) -> list[int]:
+        if len(set(numbers)) != len(numbers):
+            raise serializers.ValidationError("Each part number may appear once.", code="duplicate_part_number")
+        return numbers
+
+
+class CompletedPart(serializers.Serializer):
+    part_number = serializers.IntegerField(min_value=1, max_value=settings.S3_MAX_PARTS)
+    etag = serializers.CharField(max_length=200, help_text="The ETag the store answered to the part's PUT.")
+
+
+class CompleteInput(serializers.Serializer):
+    parts = CompletedPart(many=True, allow_empty=False, max_length=settings.S3_MAX_PARTS)
+
+    def validate_parts(self, parts: list[dict[str, Any]]) -> list[tuple[int, str]]:
+        numbers = [part["part_number"] for part in parts]
+        if len(set(numbers)) != len(numbers):
+            raise serializers.ValidationError("Each part number may appear once.", code="duplicate_part_number")
+        return [(part["part_number"], part["etag"]) for part in parts]
+
+
+class SignedPart(serializers.Serializer):
+    part_number = serializers.IntegerField()
+    url = serializers.URLField()
+    headers = serializers.DictField(child=serializers.CharField(), help_text="Send exactly these with the PUT.")
+
+
+class PartsSignOutput(serializers.Serializer):
+    parts = SignedPart(many=True)
+    expires_at = serializers.DateTimeField(help_text="The URLs work until then; ask again for fresh ones.")
+
+
+class StoredPart(serializers.Serializer):
+    part_number = serializers.IntegerField()
+    size = serializers.IntegerField()
+    etag = serializers.CharField()
+
+
+class PartsListOutput(serializers.Serializer):
+    upload_id = serializers.CharField()
+    part_size = serializers.IntegerField()
+    part_count = serializers.IntegerField()
+    parts = StoredPart(many=True, help_text="The parts already stored, by number.")
 
 
 class MediaFilter(serializers.Serializer):
@@ -57,9 +122,15 @@ class ErrorResponse(serializers.Serializer):
 
 
 class UploadOutput(serializers.Serializer):
-    method = serializers.CharField()
-    url = serializers.URLField()
-    headers = serializers.DictField(child=serializers.CharField())
+    """A single PUT (`method` PUT: url, headers) or a multipart upload (`method` MULTIPART: upload_id,
+    part_size, part_count; part URLs come from POST /api/media/<id>/parts/)."""
+
+    method = serializers.ChoiceField(choices=["PUT", "MULTIPART"])
+    url = serializers.URLField(required=False)
+    headers = serializers.DictField(child=serializers.CharField(), required=False)
+    upload_id = serializers.CharField(required=False)
+    part_size = serializers.IntegerField(required=False, help_text="Every part is this long but the last.")
+    part_count = serializers.IntegerField(required=False)
     expires_at = serializers.DateTimeField()
 
 

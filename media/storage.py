@@ -85,11 +85,98 @@ def presigned_put(key: str, *, content_type: str, size: int, checksum_sha256: st
         b64 = base64.b64encode(bytes.fromhex(checksum_sha256)).decode()
         params["ChecksumSHA256"] = b64
         headers["x-amz-checksum-sha256"] = b64
-    expiry = settings.UPLOAD_URL_EXPIRY
-    signer = _client(bucket_name(), settings.S3_PUBLIC_ENDPOINT_URL, False)  # never a CDN for writes
-    url = signer.generate_presigned_url("put_object", Params=params, ExpiresIn=expiry, HttpMethod="PUT")
-    expires_at: datetime = timezone.now() + timedelta(seconds=expiry)
+    expiry, expires_at = _write_expiry()
+    url = _signer().generate_presigned_url("put_object", Params=params, ExpiresIn=expiry, HttpMethod="PUT")
     return {"method": "PUT", "url": url, "headers": headers, "expires_at": expires_at}
+
+
+def _signer() -> Any:
+    """Signs URLs that clients write with: the endpoint they reach, never a CDN."""
+    return _client(bucket_name(), settings.S3_PUBLIC_ENDPOINT_URL, False)
+
+
+def _write_expiry() -> tuple[int, datetime]:
+    expiry = settings.UPLOAD_URL_EXPIRY
+    return expiry, timezone.now() + timedelta(seconds=expiry)
+
+
+@dataclass(frozen=True)
+class Part:
+    number: int
+    size: int
+    etag: str
+
+
+class NoSuchUpload(Exception):
+    """The multipart upload was completed or aborted (or never existed)."""
+
+
+def _no_such_upload(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in {"NoSuchUpload", "404"}
+
+
+def multipart_create(key: str, *, content_type: str) -> str:
+    """Start a multipart upload of the key; returns its upload id."""
+    answer = client().create_multipart_upload(Bucket=bucket_name(), Key=key, ContentType=content_type)
+    return answer["UploadId"]
+
+
+def presigned_part(key: str, *, upload_id: str, part_number: int, size: int) -> tuple[str, dict[str, str], datetime]:
+    """A PUT URL for one part, signed for exactly its length: the store refuses a part of another size.
+    Returns the URL, the headers to send with it (none: browsers set Content-Length themselves) and its expiry."""
+    params = {
+        "Bucket": bucket_name(),
+        "Key": key,
+        "UploadId": upload_id,
+        "PartNumber": part_number,
+        "ContentLength": size,
+    }
+    expiry, expires_at = _write_expiry()
+    url = _signer().generate_presigned_url("upload_part", Params=params, ExpiresIn=expiry, HttpMethod="PUT")
+    return url, {}, expires_at
+
+
+def list_parts(key: str, upload_id: str) -> list[Part]:
+    """The parts the store holds for the upload, by number; NoSuchUpload when it is gone."""
+    parts: list[Part] = []
+    try:
+        for page in client().get_paginator("list_parts").paginate(Bucket=bucket_name(), Key=key, UploadId=upload_id):
+            parts += [Part(p["PartNumber"], p["Size"], p["ETag"]) for p in page.get("Parts", [])]
+    except ClientError as exc:
+        if _no_such_upload(exc):
+            raise NoSuchUpload(upload_id) from exc
+        raise
+    return sorted(parts, key=lambda part: part.number)
+
+
+def multipart_complete(key: str, upload_id: str, parts: list[Part]) -> None:
+    """Join the parts into the object; NoSuchUpload when the upload is already completed or aborted."""
+    listing = [{"PartNumber": part.number, "ETag": part.etag} for part in parts]
+    try:
+        client().complete_multipart_upload(
+            Bucket=bucket_name(), Key=key, UploadId=upload_id, MultipartUpload={"Parts": listing}
+        )
+    except ClientError as exc:
+        if _no_such_upload(exc):
+            raise NoSuchUpload(upload_id) from exc
+        raise
+
+
+def multipart_abort(key: str, upload_id: str) -> None:
+    """Abort the upload and drop its parts; one already gone is not an error."""
+    try:
+        client().abort_multipart_upload(Bucket=bucket_name(), Key=key, UploadId=upload_id)
+    except ClientError as exc:
+        if not _no_such_upload(exc):
+            raise
+
+
+def list_multipart_uploads(prefix: str) -> Iterator[tuple[str, str, datetime]]:
+    """(key, upload id, initiated) of every multipart upload in progress under the prefix."""
+    paginator = client().get_paginator("list_multipart_uploads")
+    for page in paginator.paginate(Bucket=bucket_name(), Prefix=prefix):
+        for item in page.get("Uploads", []):
+            yield item["Key"], item["UploadId"], item["Initiated"]
 
 
 def presigned_get(key: str, *, download_name: str = "", expire: int | None = None) -> str:

@@ -19,6 +19,8 @@ from django.db import transaction
 from tenacity import Retrying, retry_if_result, stop_after_attempt, stop_after_delay, wait_exponential
 
 from media import lifecycle, storage
+from media import multipart as multipart_uploads
+from media.errors import UploadError
 from media.models import Kind, Media, Status
 from processing import jobs, moves
 from processing.errors import ScanUnavailable
@@ -26,14 +28,6 @@ from processing.errors import ScanUnavailable
 log = logging.getLogger(__name__)
 
 INLINE_KINDS = {Kind.AUDIO, Kind.DOCUMENT}
-
-
-class UploadError(Exception):
-    """A request the service refuses; `code` is the contract's error code."""
-
-    def __init__(self, code: str, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.code, self.message, self.field = code, message, field
 
 
 def kind_for(content_type: str) -> str | None:
@@ -72,9 +66,15 @@ def clean_filename(raw: str) -> str:
 
 
 def media_create(
-    *, owner: AbstractBaseUser, filename: str, content_type: str, size: int, checksum_sha256: str = ""
+    *,
+    owner: AbstractBaseUser,
+    filename: str,
+    content_type: str,
+    size: int,
+    checksum_sha256: str = "",
+    multipart: bool | None = None,
 ) -> tuple[Media, dict[str, Any]]:
-    """A PENDING media and the presigned PUT the client uploads it with."""
+    """A PENDING media and its upload: a presigned PUT, or a multipart upload for big files."""
     kind = kind_for(content_type)
     if kind is None:
         raise UploadError("unsupported_type", f"Files of type {content_type!r} are not accepted.", "content_type")
@@ -88,6 +88,7 @@ def media_create(
         raise UploadError("empty_file", "The file is empty.", "size")
     if size > limit:
         raise UploadError("too_large", f"{kind.capitalize()} files may be at most {limit:,} bytes.", "size")
+    use_multipart = multipart_uploads.wants_multipart(size=size, asked=multipart, checksum_sha256=checksum_sha256)
     media = Media.objects.create(
         owner=owner,
         kind=kind,
@@ -96,10 +97,7 @@ def media_create(
         size=size,
         checksum_sha256=checksum_sha256.lower(),
     )
-    upload = storage.presigned_put(
-        media.temp_key, content_type=media.content_type, size=size, checksum_sha256=media.checksum_sha256
-    )
-    return media, upload
+    return media, multipart_uploads.upload_start(media, multipart=use_multipart)
 
 
 @dataclass(frozen=True)
@@ -125,6 +123,12 @@ def media_confirm(*, media: Media) -> Confirmation:
     """The client says the upload is done. Starts processing exactly once, whoever calls how often."""
     if media.status != Status.PENDING:
         return Confirmation(media)
+    if media.upload_id:  # a multipart upload not completed yet: say what is missing
+        try:
+            message = multipart_uploads.missing_parts(media)
+        except UploadError as exc:
+            message = exc.message
+        return Confirmation(media, UploadError("upload_incomplete", message))
     info = _uploaded(media)
     if info is None:
         lifecycle.note_problem(media.id, code="upload_missing", message="The file has not arrived in storage yet.")
@@ -189,6 +193,8 @@ def media_delete(*, media: Media) -> None:
     the delete can be repeated. A job still running stops at its next step and removes what it wrote;
     the second sweep catches a job that finished between the first sweep and the row's deletion."""
     jobs.cancel(media.id, media.kind)
+    if media.upload_id:
+        storage.multipart_abort(media.temp_key, media.upload_id)
     moves.remove_all(media)
     Media.objects.filter(pk=media.id).delete()
     moves.remove_all(media)

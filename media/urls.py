@@ -8,5 +8,8 @@ urlpatterns = [
     path("media/<uuid:pk>/", api.MediaDetailApi.as_view(), name="media-detail"),
     path("media/<uuid:pk>/confirm/", api.MediaConfirmApi.as_view(), name="media-confirm"),
     path("media/<uuid:pk>/retry/", api.MediaRetryApi.as_view(), name="media-retry"),
+    path("media/<uuid:pk>/upload/", api.MediaUploadApi.as_view(), name="media-upload"),
+    path("media/<uuid:pk>/parts/", api.MediaPartsApi.as_view(), name="media-parts"),
+    path("media/<uuid:pk>/complete/", api.MediaCompleteApi.as_view(), name="media-complete"),
     path("media/<uuid:pk>/hls/<path:path>", hls_access.playlist, name="media-hls"),
 ]

@@ -9,6 +9,7 @@ fails at start with its name.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # local files (SQLite, spooled downloads); never inside a package
@@ -220,6 +221,16 @@ MEDIA_KINDS = {
     },
 }
 MAX_FILENAME_LENGTH = 255
+
+# Multipart uploads (resumable, parts in parallel) for files of at least MULTIPART_THRESHOLD bytes.
+# S3's rules: parts of 5 MiB to 5 GiB (the last may be smaller), at most 10,000 of them.
+S3_MIN_PART_SIZE, S3_MAX_PART_SIZE, S3_MAX_PARTS = 5 * MB, 5 * 1024 * MB, 10_000
+MULTIPART_THRESHOLD = env.int("MULTIPART_THRESHOLD", default=64 * MB)
+MULTIPART_PART_SIZE = env.int("MULTIPART_PART_SIZE", default=16 * MB)  # grows for files over 10,000 parts of it
+if not S3_MIN_PART_SIZE <= MULTIPART_PART_SIZE <= S3_MAX_PART_SIZE:
+    raise ImproperlyConfigured(f"MULTIPART_PART_SIZE must be between {S3_MIN_PART_SIZE} and {S3_MAX_PART_SIZE} bytes")
+MULTIPART_SIGN_BATCH = env.int("MULTIPART_SIGN_BATCH", default=100)  # part URLs per request at most
+MULTIPART_ABORT_GRACE_MINUTES = env.int("MULTIPART_ABORT_GRACE_MINUTES", default=60)  # for uploads with no media
 
 # Downloads stay in memory up to this size, then spill to disk under SPOOL_DIR.
 SPOOL_MAX_MEMORY = env.int("SPOOL_MAX_MEMORY", default=100 * MB)
