@@ -69,17 +69,24 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return response
     if isinstance(exc, ValidationError) and isinstance(exc.detail, dict):
         field, messages = next(iter(exc.detail.items()))
-        first = messages[0] if isinstance(messages, list) else messages
+        first = _leaves(messages)[0]
         response.data = {
             "error": {"code": getattr(first, "code", "invalid"), "message": str(first), "field": field},
-            "fields": {
-                name: [str(m) for m in (ms if isinstance(ms, list) else [ms])] for name, ms in exc.detail.items()
-            },
+            "fields": {name: [str(m) for m in _leaves(ms)] for name, ms in exc.detail.items()},
         }
     else:
         codes = exc.get_codes()
         response.data = {"error": {"code": codes if isinstance(codes, str) else "invalid", "message": str(exc.detail)}}
     return response
+
+
+def _leaves(detail: Any) -> list[Any]:
+    """The messages of a field, also of a list's items or a nested object's fields ({0: [...]})."""
+    if isinstance(detail, dict):
+        return [leaf for value in detail.values() for leaf in _leaves(value)]
+    if isinstance(detail, list):
+        return [leaf for value in detail for leaf in _leaves(value)]
+    return [detail]
 
 
 class ScopedThrottle(ScopedRateThrottle):

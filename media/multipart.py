@@ -110,11 +110,11 @@ def upload_abort(*, media: Media) -> None:
 
 def upload_renew(*, media: Media, multipart: bool | None) -> dict[str, Any]:
     """A PENDING media's fresh upload (its URL expired, or the client starts over): whatever was
-    uploaded so far is dropped."""
+    uploaded so far is dropped. Unless asked otherwise, the same method as before."""
     upload_abort(media=media)
+    asked = bool(media.part_size) if multipart is None else multipart
     return upload_start(
-        media,
-        multipart=wants_multipart(size=media.size, asked=multipart, checksum_sha256=media.checksum_sha256),
+        media, multipart=wants_multipart(size=media.size, asked=asked, checksum_sha256=media.checksum_sha256)
     )
 
 

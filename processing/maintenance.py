@@ -39,15 +39,32 @@ class Report:
 def expire_pending(
     *, older_than: timedelta | None = None, dry_run: bool = False, report: Report | None = None
 ) -> Report:
-    """PENDING media never confirmed in time become EXPIRED, and whatever reached temp/ is deleted."""
+    """PENDING media never confirmed in time become EXPIRED, and whatever reached temp/ is deleted (the
+    parts of a multipart upload too); then multipart uploads no PENDING media stands behind are aborted."""
     report = report or Report()
     cutoff = timezone.now() - (older_than if older_than is not None else timedelta(hours=settings.PENDING_TTL_HOURS))
     for media in Media.objects.filter(status=Status.PENDING, created_at__lt=cutoff).only("id"):
         if dry_run:
             report.add("expire", media.id)
-        elif lifecycle.mark_expired(media.id) is not None:  # a confirm that won the race keeps its upload
-            storage.delete([media.temp_key])
+        elif (expired := lifecycle.mark_expired(media.id)) is not None:  # a confirm that won the race keeps it
+            if expired.upload_id:
+                storage.multipart_abort(expired.temp_key, expired.upload_id)
+            storage.delete([expired.temp_key])
             report.add("expire", media.id)
+    return abort_stray_uploads(dry_run=dry_run, report=report)
+
+
+def abort_stray_uploads(*, dry_run: bool = False, report: Report | None = None) -> Report:
+    """Multipart uploads under temp/ that no PENDING media holds (deleted, replaced, or left by a crash
+    between creating one and saving its id) are aborted after a grace period, so no invisible parts stay."""
+    report = report or Report()
+    held = set(Media.objects.filter(status=Status.PENDING).exclude(upload_id="").values_list("upload_id", flat=True))
+    cutoff = timezone.now() - timedelta(minutes=settings.MULTIPART_ABORT_GRACE_MINUTES)
+    for key, upload_id, initiated in storage.list_multipart_uploads("temp/"):
+        if upload_id not in held and initiated < cutoff:
+            report.add("abort stray multipart upload", key)
+            if not dry_run:
+                storage.multipart_abort(key, upload_id)
     return report
 
 
