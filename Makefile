@@ -4,22 +4,32 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 HLS_JS := media/static/vendor/hls.js/hls.light.min.js
+UPPY_JS := media/static/vendor/uppy/uppy.min.js
 
 .PHONY: install install-test run test lint stop
 
 install:
 	@scripts/install-system-packages run
-	@$(MAKE) --no-print-directory $(VENV)/.installed $(HLS_JS)
+	@$(MAKE) --no-print-directory $(VENV)/.installed $(HLS_JS) $(UPPY_JS)
 
 install-test:
 	@scripts/install-system-packages test
-	@$(MAKE) --no-print-directory $(VENV)/.installed $(HLS_JS)
+	@$(MAKE) --no-print-directory $(VENV)/.installed $(HLS_JS) $(UPPY_JS)
 
-# The upload page's HLS player, from the npm registry at the version package-lock.json pins, served as a static file.
-$(HLS_JS): package.json package-lock.json
-	@command -v npm >/dev/null || { echo "the upload page needs npm to fetch hls.js: apt-get install -y npm" >&2; exit 1; }
+# Browser libraries from the npm registry at the versions package-lock.json pins, served as static files.
+NODE_MODULES := node_modules/.package-lock.json
+$(NODE_MODULES): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "the upload page needs npm to fetch hls.js and Uppy: apt-get install -y npm" >&2; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The upload page's HLS player.
+$(HLS_JS): $(NODE_MODULES)
 	mkdir -p $(@D) && cp node_modules/hls.js/dist/hls.light.min.js node_modules/hls.js/LICENSE $(@D)/
+
+# Uppy's prebuilt bundle (@uppy/core with @uppy/aws-s3 among its plugins, as window.Uppy), for the Uppy example page.
+$(UPPY_JS): $(NODE_MODULES)
+	mkdir -p $(@D) && cp node_modules/uppy/dist/uppy.min.js node_modules/uppy/dist/uppy.min.css node_modules/uppy/LICENSE $(@D)/
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

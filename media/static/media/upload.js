@@ -1,6 +1,10 @@
 /*
- * The upload page: files go straight to S3 with a presigned PUT (progress from XHR), then the page
- * follows their processing over the WebSocket. Plain JavaScript, no build step.
+ * The upload page: files go straight to S3 with a presigned PUT (progress from XHR), big ones as a
+ * multipart upload (parts in parallel, pause and resume), then the page follows their processing over
+ * the WebSocket. Plain JavaScript, no build step.
+ *
+ * A multipart upload survives a reload: the unfinished media is listed as PENDING, and choosing the
+ * same file again (same name and size) lists the parts already stored and sends only the others.
  *
  * State survives a reload (the recent media come from GET /api/media/) and a dropped socket (it
  * reconnects with backoff and sends {"action": "sync"}; media it shows as unfinished that the
@@ -19,6 +23,8 @@
 
   const FINAL = new Set(["READY", "REJECTED", "EXPIRED", "ERROR"]); // FAILED can be retried; ERROR is this page's own
   const PARALLEL_UPLOADS = 3;
+  const PARALLEL_PARTS = 4; // per file
+  const SIGN_BATCH = 8; // part URLs asked for at a time, so they are fresh when used
   const STATUS_TEXT = {
     UPLOADING: "Uploading",
     PENDING: "Not uploaded",
@@ -82,23 +88,82 @@
     return (answer.data && answer.data.error && answer.data.error.message) || fallback;
   }
 
-  /** PUT the file to the presigned URL with exactly the headers it was signed with. */
-  function put(upload, file, onProgress) {
+  class Paused extends Error {}
+
+  /** PUT a body to a presigned URL with exactly the headers it was signed with; resolves to the ETag.
+   * `xhrs` collects the request so a pause can abort it. */
+  function put(url, headers, body, onProgress, xhrs = new Set()) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      xhr.open(upload.method || "PUT", upload.url);
-      for (const [name, value] of Object.entries(upload.headers || {})) xhr.setRequestHeader(name, value);
+      xhrs.add(xhr);
+      xhr.open("PUT", url);
+      for (const [name, value] of Object.entries(headers || {})) xhr.setRequestHeader(name, value);
       xhr.upload.addEventListener("progress", (event) => {
-        if (event.lengthComputable) onProgress(event.loaded / event.total);
+        if (event.lengthComputable) onProgress(event.loaded);
       });
+      xhr.addEventListener("loadend", () => xhrs.delete(xhr));
       xhr.addEventListener("load", () => {
-        if (xhr.status >= 200 && xhr.status < 300) resolve();
+        if (xhr.status >= 200 && xhr.status < 300) resolve(xhr.getResponseHeader("ETag"));
         else reject(new Error(`The storage refused the upload (HTTP ${xhr.status}).`));
       });
       xhr.addEventListener("error", () => reject(new Error("The upload was interrupted by a network error.")));
-      xhr.addEventListener("abort", () => reject(new Error("The upload was cancelled.")));
-      xhr.send(file);
+      xhr.addEventListener("abort", () => reject(new Paused("The upload was paused.")));
+      xhr.send(body);
     });
+  }
+
+  /** The parts the store does not hold yet go up, PARALLEL_PARTS at a time; then the upload is completed. */
+  async function sendParts(card, file) {
+    const base = `${config.api}${card.id}/`;
+    const listed = await api(`${base}parts/`);
+    if (listed.status !== 200) throw new Error(messageOf(listed, "The upload could not be resumed."));
+    const { part_size: partSize, part_count: count } = listed.data;
+    const sizeOf = (n) => Math.min(partSize, file.size - (n - 1) * partSize);
+    const etags = new Map(listed.data.parts.filter((p) => p.size === sizeOf(p.part_number)).map((p) => [p.part_number, p.etag]));
+    const todo = [];
+    for (let n = 1; n <= count; n += 1) if (!etags.has(n)) todo.push(n);
+    let stored = [...etags.keys()].reduce((sum, n) => sum + sizeOf(n), 0);
+    const loading = new Map(); // part number -> bytes sent so far
+    const show = () => card.setUpload((stored + [...loading.values()].reduce((a, b) => a + b, 0)) / file.size);
+    show();
+    const urls = new Map();
+    let signing = null;
+    async function urlOf(n) {
+      while (!urls.has(n)) {
+        if (!signing) {
+          const numbers = [n, ...todo.slice(0, SIGN_BATCH - 1)];
+          signing = api(`${base}parts/`, { method: "POST", body: { part_numbers: numbers } }).finally(() => (signing = null));
+          const signed = await signing;
+          if (signed.status !== 200) throw new Error(messageOf(signed, "The upload could not continue."));
+          for (const part of signed.data.parts) urls.set(part.part_number, part);
+        } else {
+          await signing;
+        }
+      }
+      const part = urls.get(n);
+      urls.delete(n);
+      return part;
+    }
+    async function worker() {
+      while (todo.length) {
+        if (card.paused) throw new Paused("The upload was paused.");
+        const n = todo.shift();
+        const part = await urlOf(n);
+        if (card.paused) throw new Paused("The upload was paused.");
+        const body = file.slice((n - 1) * partSize, (n - 1) * partSize + sizeOf(n));
+        try {
+          etags.set(n, await put(part.url, part.headers, body, (loaded) => { loading.set(n, loaded); show(); }, card.xhrs));
+        } finally {
+          loading.delete(n);
+        }
+        stored += sizeOf(n);
+        show();
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_PARTS, todo.length) }, worker));
+    const parts = [...etags.entries()].sort((a, b) => a[0] - b[0]).map(([n, etag]) => ({ part_number: n, etag }));
+    const completed = await api(`${base}complete/`, { method: "POST", body: { parts } });
+    if (completed.status !== 200) throw new Error(messageOf(completed, "The upload could not be completed."));
   }
 
   // --- one card per media ---------------------------------------------------------
@@ -125,6 +190,9 @@
       this.progress = 0;
       this.uploading = true;
       this.shown = false;
+      this.paused = false;
+      this.xhrs = new Set(); // part uploads in flight, aborted by a pause
+      this.size = null;
       list.prepend(this.el);
       empty.hidden = true;
       this.render();
@@ -133,6 +201,7 @@
     bind(media) {
       this.id = media.id;
       this.kind = media.kind;
+      this.size = media.size;
       this.el.dataset.id = media.id;
       this.el.dataset.kind = media.kind;
       cards.set(media.id, this);
@@ -185,7 +254,7 @@
         }
         this.say(text);
       } else if (state.status === "PENDING") {
-        this.say("The upload did not finish. Choose the file again to upload it.");
+        this.say("The upload did not finish. Choose the file again to continue it.");
       } else if (state.status === "READY") {
         this.say("Ready");
         this.showResult(state);
@@ -193,6 +262,30 @@
         this.say(STATUS_TEXT[state.status] || state.status);
         this.fail((state.error && state.error.message) || "Processing did not succeed.", state.status === "FAILED");
       }
+    }
+
+    /** Pause and resume buttons while a multipart upload runs; a pause aborts the parts in flight. */
+    offerPause(resume) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "pause";
+      button.textContent = "Pause";
+      button.addEventListener("click", () => {
+        if (!this.paused) {
+          this.paused = true;
+          for (const xhr of this.xhrs) xhr.abort();
+          button.textContent = "Resume";
+          this.el.dataset.paused = "true";
+          this.say("Paused");
+        } else {
+          this.paused = false;
+          button.textContent = "Pause";
+          delete this.el.dataset.paused;
+          this.say("Uploading");
+          resume();
+        }
+      });
+      this.actions.replaceChildren(button);
     }
 
     fail(message, canRetry = false) {
@@ -328,6 +421,28 @@
     return TYPE_BY_EXTENSION[extension] || "application/octet-stream";
   }
 
+  /** Send the file with the media's upload: one PUT, or the parts of a multipart upload. */
+  async function transfer(file, card, upload) {
+    card.uploading = true;
+    card.say("Uploading");
+    if (upload.method !== "MULTIPART") {
+      await put(upload.url, upload.headers, file, (loaded) => card.setUpload(loaded / file.size));
+      return finish(card);
+    }
+    const run = () =>
+      sendParts(card, file).then(
+        () => {
+          card.actions.replaceChildren();
+          return finish(card);
+        },
+        (error) => {
+          if (!(error instanceof Paused)) throw error;
+        },
+      );
+    card.offerPause(() => run().catch((error) => card.fail(error.message)));
+    return run();
+  }
+
   async function uploadOne(file, card) {
     card.say("Starting the upload");
     const created = await api(config.api, {
@@ -339,8 +454,26 @@
       return;
     }
     card.bind(created.data);
-    card.say("Uploading");
-    await put(created.data.upload, file, (fraction) => card.setUpload(fraction));
+    await transfer(file, card, created.data.upload);
+  }
+
+  /** The same file chosen again for a PENDING media (after a reload): continue its multipart upload
+   * from the parts already stored, or start a fresh upload of it. */
+  async function resumeOne(file, card) {
+    card.status = "UPLOADING";
+    card.render();
+    card.say("Looking for the parts already uploaded");
+    const listed = await api(`${config.api}${card.id}/parts/`);
+    if (listed.status === 200) return transfer(file, card, { method: "MULTIPART" });
+    const fresh = await api(`${config.api}${card.id}/upload/`, { method: "POST", body: {} });
+    if (fresh.status !== 200) {
+      card.fail(messageOf(fresh, "The upload could not start again."));
+      return;
+    }
+    return transfer(file, card, fresh.data.upload);
+  }
+
+  async function finish(card) {
     card.setUpload(1);
     card.say("Upload complete, confirming");
     const confirmed = await api(`${config.api}${card.id}/confirm/`, { method: "POST" });
@@ -360,7 +493,7 @@
     while (running < PARALLEL_UPLOADS && waiting.length) {
       const { file, card } = waiting.shift();
       running += 1;
-      uploadOne(file, card)
+      (card.id ? resumeOne(file, card) : uploadOne(file, card))
         .catch((error) => card.fail(error.message))
         .finally(() => {
           running -= 1;
@@ -371,7 +504,11 @@
 
   function uploadAll(files) {
     for (const file of files) {
-      const card = new Card(file.name);
+      const unfinished = [...cards.values()].find(
+        (c) => c.status === "PENDING" && !c.uploading && c.filename === file.name && c.size === file.size,
+      );
+      const card = unfinished || new Card(file.name);
+      card.uploading = true;
       card.say("Waiting to upload");
       waiting.push({ file, card });
     }
