@@ -38,6 +38,8 @@ def stack() -> Iterator[None]:
     storage.ensure_bucket()
     yield
     try:
+        for key, upload_id, _ in storage.list_multipart_uploads(""):
+            storage.multipart_abort(key, upload_id)
         storage.delete(storage.list_keys(""))
         storage.client().delete_bucket(Bucket=storage.bucket_name())
     finally:

@@ -5,8 +5,9 @@ from processing import maintenance
 
 class Command(BaseCommand):
     help = (
-        "Expire unconfirmed uploads, requeue media whose job was lost, and purge old rejected/expired media "
-        "and stray temp/ objects. Changes nothing unless --for-real is given."
+        "Expire unconfirmed uploads (aborting their multipart uploads, and any multipart upload no waiting media "
+        "holds), requeue media whose job was lost, and purge old rejected/expired media and stray temp/ objects. "
+        "Changes nothing unless --for-real is given."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
