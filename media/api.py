@@ -121,12 +121,16 @@ class MediaPagination(PageNumberPagination):
     max_page_size = 200
 
 
-class MediaListCreateApi(APIView):
+class ThrottledPost:
+    """POST (a new media, a fresh upload) counts against the per-user THROTTLE_MEDIA_CREATE rate."""
+
     throttle_scope = "media_create"
 
     def get_throttles(self) -> list:
         return [ScopedThrottle()] if self.request.method == "POST" else []
 
+
+class MediaListCreateApi(ThrottledPost, APIView):
     @extend_schema(
         request=MediaCreateInput,
         responses={201: MediaCreatedOutput, 400: ErrorResponse, 429: ErrorResponse},
@@ -226,13 +230,8 @@ class MediaRetryApi(APIView):
         return Response(MediaOutput(retried, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
-class MediaUploadApi(APIView):
+class MediaUploadApi(ThrottledPost, APIView):
     """The upload of a PENDING media: a fresh one (its URL expired, or the client starts over), or none."""
-
-    throttle_scope = "media_create"
-
-    def get_throttles(self) -> list:
-        return [ScopedThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(
         request=UploadRenewInput,

@@ -136,7 +136,12 @@ def media_confirm(*, media: Media) -> Confirmation:
         if media.status != Status.PENDING:  # another confirm got there first
             return Confirmation(media)
         return Confirmation(
-            media, UploadError("upload_missing", "The file has not arrived in storage; upload it, then confirm again.")
+            media,
+            UploadError(
+                "upload_missing",
+                "The file has not arrived in storage; upload it, then confirm again "
+                "(POST /api/media/<id>/upload/ gives a fresh upload if yours expired).",
+            ),
         )
     if info.size != media.size:
         message = f"The uploaded file has {info.size:,} bytes, not the {media.size:,} declared."

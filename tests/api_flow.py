@@ -30,6 +30,18 @@ def retry_url(media_id: str) -> str:
     return f"/api/media/{media_id}/retry/"
 
 
+def parts_url(media_id: str) -> str:
+    return f"/api/media/{media_id}/parts/"
+
+
+def complete_url(media_id: str) -> str:
+    return f"/api/media/{media_id}/complete/"
+
+
+def upload_url(media_id: str) -> str:
+    return f"/api/media/{media_id}/upload/"
+
+
 def create(api: APIClient, *, filename: str, content_type: str, size: int, **extra: Any) -> Response:
     return api.post(
         LIST_URL, {"filename": filename, "content_type": content_type, "size": size, **extra}, format="json"

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from media import storage
 from media.models import Media, Status
 from processing import maintenance
-from tests.api_flow import NOTHING, confirm, create, detail_url, keys_of
+from tests.api_flow import NOTHING, complete_url, confirm, create, detail_url, keys_of, parts_url, upload_url
 from tests.helpers import put_upload
 
 pytestmark = pytest.mark.django_db
@@ -31,18 +31,6 @@ COUNT = 3  # two full parts and a short last one
 def small_parts(settings: Any) -> None:
     settings.MULTIPART_PART_SIZE = PART
     settings.CONFIRM_HEAD_MAX_WAIT = 0.3  # nothing late is coming where confirm finds no object
-
-
-def parts_url(media_id: str) -> str:
-    return f"/api/media/{media_id}/parts/"
-
-
-def complete_url(media_id: str) -> str:
-    return f"/api/media/{media_id}/complete/"
-
-
-def upload_url(media_id: str) -> str:
-    return f"/api/media/{media_id}/upload/"
 
 
 def start(api: APIClient, body: bytes = BODY, **extra: Any) -> dict[str, Any]:
