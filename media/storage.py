@@ -68,6 +68,16 @@ def bucket_name() -> str:
     return settings.AWS_STORAGE_BUCKET_NAME
 
 
+def _signer() -> Any:
+    """Signs URLs that clients write with: the endpoint they reach, never a CDN."""
+    return _client(bucket_name(), settings.S3_PUBLIC_ENDPOINT_URL, False)
+
+
+def _write_expiry() -> tuple[int, datetime]:
+    expiry = settings.UPLOAD_URL_EXPIRY
+    return expiry, timezone.now() + timedelta(seconds=expiry)
+
+
 def presigned_put(key: str, *, content_type: str, size: int, checksum_sha256: str = "") -> dict[str, Any]:
     """A PUT URL signed for exactly this Content-Type and Content-Length (and checksum, if given).
 
@@ -88,16 +98,6 @@ def presigned_put(key: str, *, content_type: str, size: int, checksum_sha256: st
     expiry, expires_at = _write_expiry()
     url = _signer().generate_presigned_url("put_object", Params=params, ExpiresIn=expiry, HttpMethod="PUT")
     return {"method": "PUT", "url": url, "headers": headers, "expires_at": expires_at}
-
-
-def _signer() -> Any:
-    """Signs URLs that clients write with: the endpoint they reach, never a CDN."""
-    return _client(bucket_name(), settings.S3_PUBLIC_ENDPOINT_URL, False)
-
-
-def _write_expiry() -> tuple[int, datetime]:
-    expiry = settings.UPLOAD_URL_EXPIRY
-    return expiry, timezone.now() + timedelta(seconds=expiry)
 
 
 @dataclass(frozen=True)

@@ -89,15 +89,16 @@ def media_create(
     if size > limit:
         raise UploadError("too_large", f"{kind.capitalize()} files may be at most {limit:,} bytes.", "size")
     use_multipart = multipart_uploads.wants_multipart(size=size, asked=multipart, checksum_sha256=checksum_sha256)
-    media = Media.objects.create(
-        owner=owner,
-        kind=kind,
-        filename=name,
-        content_type=content_type.split(";")[0].strip().lower(),
-        size=size,
-        checksum_sha256=checksum_sha256.lower(),
-    )
-    return media, multipart_uploads.upload_start(media, multipart=use_multipart)
+    with transaction.atomic():  # a store that cannot start a multipart upload leaves no media behind
+        media = Media.objects.create(
+            owner=owner,
+            kind=kind,
+            filename=name,
+            content_type=content_type.split(";")[0].strip().lower(),
+            size=size,
+            checksum_sha256=checksum_sha256.lower(),
+        )
+        return media, multipart_uploads.upload_start(media, multipart=use_multipart)
 
 
 @dataclass(frozen=True)

@@ -300,3 +300,11 @@ def test_the_endpoints_are_in_the_openapi_schema(api) -> None:
     assert {"get", "post"} <= set(paths["/api/media/{id}/parts/"])
     assert "post" in paths["/api/media/{id}/complete/"]
     assert {"post", "delete"} <= set(paths["/api/media/{id}/upload/"])
+
+
+def test_with_the_store_down_create_answers_503_and_leaves_no_media(api, settings) -> None:
+    settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:1"  # a real outage: nothing listens there
+    answer = create(api, filename="big.txt", content_type="text/plain", size=len(BODY), multipart=True)
+    assert answer.status_code == 503 and answer["Retry-After"] == "30"
+    assert answer.json()["error"]["code"] == "storage_unavailable"
+    assert not Media.objects.exists()
