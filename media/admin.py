@@ -48,6 +48,8 @@ class MediaAdmin(admin.ModelAdmin):
         "detected_type",
         "human_size",
         "checksum_sha256",
+        "upload_id",
+        "part_size",
         "attempts",
         "error_code",
         "error_message",
@@ -62,7 +64,10 @@ class MediaAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["id", "owner", "filename", "kind", "status", "progress", "stage", "attempts"]}),
-        ("Upload", {"fields": ["content_type", "detected_type", "human_size", "checksum_sha256"]}),
+        (
+            "Upload",
+            {"fields": ["content_type", "detected_type", "human_size", "checksum_sha256", "upload_id", "part_size"]},
+        ),
         ("Outputs", {"fields": ["outputs", "metadata"]}),
         ("Error", {"fields": ["error_code", "error_message", "error_detail_block"]}),
         ("Times", {"fields": ["created_at", "confirmed_at", "processing_started_at", "finished_at", "updated_at"]}),

@@ -15,6 +15,7 @@ from rest_framework.exceptions import APIException, NotFound, PermissionDenied, 
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -114,6 +115,13 @@ def _own(request: Request, pk: Any) -> Media:
         return Media.objects.get(pk=pk, owner=request.user)
     except Media.DoesNotExist:
         raise NotFound("There is no media with this id.") from None
+
+
+def _valid(serializer: type[Serializer], request: Request) -> dict[str, Any]:
+    """The request body, checked by the input serializer (a 400 naming the fields otherwise)."""
+    data = serializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    return data.validated_data
 
 
 class MediaPagination(PageNumberPagination):
@@ -230,19 +238,21 @@ class MediaRetryApi(APIView):
         return Response(MediaOutput(retried, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
+# The answers of the upload calls besides success: bad input, not yours (or unknown), a conflict with its state.
+REFUSALS = {400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse}
+
+
 class MediaUploadApi(ThrottledPost, APIView):
     """The upload of a PENDING media: a fresh one (its URL expired, or the client starts over), or none."""
 
     @extend_schema(
         request=UploadRenewInput,
-        responses={200: MediaCreatedOutput, 400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse},
+        responses={200: MediaCreatedOutput, **REFUSALS},
         summary="A fresh upload for a PENDING media (single PUT or a new multipart upload)",
     )
     def post(self, request: Request, pk: Any) -> Response:
         media = _own(request, pk)
-        data = UploadRenewInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        media.upload = multipart.upload_renew(media=media, multipart=data.validated_data.get("multipart"))
+        media.upload = multipart.upload_renew(media=media, multipart=_valid(UploadRenewInput, request).get("multipart"))
         return Response(MediaCreatedOutput(media, context={"request": request}).data)
 
     @extend_schema(
@@ -257,14 +267,14 @@ class MediaUploadApi(ThrottledPost, APIView):
 class MediaPartsApi(APIView):
     @extend_schema(
         request=PartsSignInput,
-        responses={200: PartsSignOutput, 400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse},
+        responses={200: PartsSignOutput, **REFUSALS},
         summary="Presigned PUT URLs of parts of a multipart upload",
     )
     def post(self, request: Request, pk: Any) -> Response:
-        media = _own(request, pk)
-        data = PartsSignInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        parts, expires_at = multipart.parts_sign(media=media, part_numbers=data.validated_data["part_numbers"])
+        media = _own(request, pk)  # another user's media answers 404 before its input is even read
+        parts, expires_at = multipart.parts_sign(
+            media=media, part_numbers=_valid(PartsSignInput, request)["part_numbers"]
+        )
         return Response(PartsSignOutput({"parts": parts, "expires_at": expires_at}).data)
 
     @extend_schema(
@@ -278,12 +288,10 @@ class MediaPartsApi(APIView):
 class MediaCompleteApi(APIView):
     @extend_schema(
         request=CompleteInput,
-        responses={200: MediaOutput, 400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse},
+        responses={200: MediaOutput, **REFUSALS},
         summary="Complete a multipart upload once every part is stored (then confirm)",
     )
     def post(self, request: Request, pk: Any) -> Response:
         media = _own(request, pk)
-        data = CompleteInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        media = multipart.multipart_complete(media=media, parts=data.validated_data["parts"])
+        media = multipart.multipart_complete(media=media, parts=_valid(CompleteInput, request)["parts"])
         return Response(MediaOutput(media, context={"request": request}).data)

@@ -30,16 +30,9 @@ def retry_url(media_id: str) -> str:
     return f"/api/media/{media_id}/retry/"
 
 
-def parts_url(media_id: str) -> str:
-    return f"/api/media/{media_id}/parts/"
-
-
-def complete_url(media_id: str) -> str:
-    return f"/api/media/{media_id}/complete/"
-
-
-def upload_url(media_id: str) -> str:
-    return f"/api/media/{media_id}/upload/"
+def action_url(media_id: str, action: str) -> str:
+    """upload/, parts/, complete/ of a media."""
+    return f"/api/media/{media_id}/{action}/"
 
 
 def create(api: APIClient, *, filename: str, content_type: str, size: int, **extra: Any) -> Response:

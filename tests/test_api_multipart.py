@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from media import storage
 from media.models import Media, Status
 from processing import maintenance
-from tests.api_flow import NOTHING, complete_url, confirm, create, detail_url, keys_of, parts_url, upload_url
+from tests.api_flow import NOTHING, action_url, confirm, create, detail_url, keys_of
 from tests.helpers import put_upload
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +40,7 @@ def start(api: APIClient, body: bytes = BODY, **extra: Any) -> dict[str, Any]:
 
 
 def sign(api: APIClient, media_id: str, numbers: list[int]) -> list[dict[str, Any]]:
-    answer = api.post(parts_url(media_id), {"part_numbers": numbers}, format="json")
+    answer = api.post(action_url(media_id, "parts"), {"part_numbers": numbers}, format="json")
     assert answer.status_code == 200, answer.json()
     return answer.json()["parts"]
 
@@ -61,7 +61,7 @@ def put_parts(api: APIClient, media_id: str, numbers: list[int], body: bytes = B
 
 def complete(api: APIClient, media_id: str, etags: dict[int, str]) -> Any:
     parts = [{"part_number": number, "etag": etag} for number, etag in sorted(etags.items())]
-    return api.post(complete_url(media_id), {"parts": parts}, format="json")
+    return api.post(action_url(media_id, "complete"), {"parts": parts}, format="json")
 
 
 def open_uploads(media_id: str) -> list[str]:
@@ -78,7 +78,7 @@ def test_a_big_file_gets_a_multipart_upload_that_completes_and_confirms_to_ready
     signed = sign(api, media_id, [3, 1, 2])
     assert [p["part_number"] for p in signed] == [3, 1, 2] and all(p["url"].startswith("http") for p in signed)
     etags = put_parts(api, media_id, [1, 2, 3])
-    listed = api.get(parts_url(media_id)).json()
+    listed = api.get(action_url(media_id, "parts")).json()
     assert (listed["part_size"], listed["part_count"], listed["upload_id"]) == (PART, COUNT, upload["upload_id"])
     assert [(p["part_number"], p["size"]) for p in listed["parts"]] == [(1, PART), (2, PART), (3, 4321)]
     answer = complete(api, media_id, etags)
@@ -105,7 +105,7 @@ def test_small_files_and_checksums_get_a_single_put(api, settings) -> None:
 def test_a_reloaded_client_lists_the_stored_parts_and_sends_only_the_rest(api) -> None:
     created = start(api)
     first = put_parts(api, created["id"], [2])
-    listed = api.get(parts_url(created["id"])).json()["parts"]
+    listed = api.get(action_url(created["id"], "parts")).json()["parts"]
     assert [(p["part_number"], p["etag"]) for p in listed] == [(2, first[2])]
     rest = put_parts(api, created["id"], [n for n in range(1, COUNT + 1) if n not in {2}])
     assert complete(api, created["id"], {**first, **rest}).status_code == 200
@@ -171,25 +171,25 @@ def test_complete_twice_answers_the_same_and_complete_then_confirm_checks_the_fi
     assert confirm(api, created["id"]).json()["status"] == Status.READY
     late = complete(api, created["id"], etags)
     assert late.status_code == 409 and late.json()["error"]["code"] == "not_pending"
-    assert api.get(parts_url(created["id"])).status_code == 409
+    assert api.get(action_url(created["id"], "parts")).status_code == 409
 
 
 def test_abort_then_confirm_is_upload_missing_and_a_fresh_upload_works(api) -> None:
     created = start(api)
     put_parts(api, created["id"], [1])
-    assert api.delete(upload_url(created["id"])).status_code == 204
+    assert api.delete(action_url(created["id"], "upload")).status_code == 204
     assert open_uploads(created["id"]) == []
     with pytest.raises(storage.NoSuchUpload):
         storage.list_parts(f"temp/{created['id']}", created["upload"]["upload_id"])
-    gone = api.get(parts_url(created["id"]))
+    gone = api.get(action_url(created["id"], "parts"))
     assert gone.status_code == 409 and gone.json()["error"]["code"] == "no_multipart_upload"
     answer = confirm(api, created["id"])
     assert answer.status_code == 409 and answer.json()["error"]["code"] == "upload_missing"
     assert answer.json()["status"] == Status.PENDING
     # the PENDING media gets a fresh upload: a single PUT, then again a multipart one
-    fresh = api.post(upload_url(created["id"]), {"multipart": False}, format="json")
+    fresh = api.post(action_url(created["id"], "upload"), {"multipart": False}, format="json")
     assert fresh.status_code == 200 and fresh.json()["upload"]["method"] == "PUT"
-    renewed = api.post(upload_url(created["id"]), {"multipart": True}, format="json").json()["upload"]
+    renewed = api.post(action_url(created["id"], "upload"), {"multipart": True}, format="json").json()["upload"]
     assert renewed["method"] == "MULTIPART" and renewed["upload_id"] != created["upload"]["upload_id"]
     etags = put_parts(api, created["id"], [1, 2, 3])
     assert complete(api, created["id"], etags).status_code == 200
@@ -199,9 +199,9 @@ def test_abort_then_confirm_is_upload_missing_and_a_fresh_upload_works(api) -> N
 def test_a_fresh_upload_drops_what_was_uploaded_before(api) -> None:
     created = start(api)
     put_parts(api, created["id"], [1, 2])
-    renewed = api.post(upload_url(created["id"]), {}, format="json").json()["upload"]
+    renewed = api.post(action_url(created["id"], "upload"), {}, format="json").json()["upload"]
     assert open_uploads(created["id"]) == [renewed["upload_id"]]
-    assert api.get(parts_url(created["id"])).json()["parts"] == []
+    assert api.get(action_url(created["id"], "parts")).json()["parts"] == []
 
 
 def test_a_pending_single_put_media_gets_a_new_url_when_its_own_expired(api, settings) -> None:
@@ -210,12 +210,12 @@ def test_a_pending_single_put_media_gets_a_new_url_when_its_own_expired(api, set
     time.sleep(2)
     assert put_upload(created["upload"], b"hello world").status_code == 403
     settings.UPLOAD_URL_EXPIRY = 900
-    fresh = api.post(upload_url(created["id"]), format="json")
+    fresh = api.post(action_url(created["id"], "upload"), format="json")
     assert fresh.status_code == 200 and fresh.json()["upload"]["method"] == "PUT"
     assert put_upload(fresh.json()["upload"], b"hello world").status_code == 200
     assert confirm(api, created["id"]).json()["status"] == Status.READY
-    assert api.post(upload_url(created["id"])).json()["error"]["code"] == "not_pending"
-    assert api.delete(upload_url(created["id"])).status_code == 409
+    assert api.post(action_url(created["id"], "upload")).json()["error"]["code"] == "not_pending"
+    assert api.delete(action_url(created["id"], "upload")).status_code == 409
 
 
 @pytest.mark.parametrize(
@@ -230,13 +230,13 @@ def test_a_pending_single_put_media_gets_a_new_url_when_its_own_expired(api, set
 )
 def test_bad_part_numbers_are_refused(api, numbers: list[int], status: int, code: str) -> None:
     created = start(api)
-    answer = api.post(parts_url(created["id"]), {"part_numbers": numbers}, format="json")
+    answer = api.post(action_url(created["id"], "parts"), {"part_numbers": numbers}, format="json")
     assert answer.status_code == status and answer.json()["error"]["code"] == code, answer.json()
 
 
 def test_parts_of_a_single_put_upload_are_a_conflict(api) -> None:
     created = create(api, filename="a.txt", content_type="text/plain", size=11).json()
-    answer = api.post(parts_url(created["id"]), {"part_numbers": [1]}, format="json")
+    answer = api.post(action_url(created["id"], "parts"), {"part_numbers": [1]}, format="json")
     assert answer.status_code == 409 and answer.json()["error"]["code"] == "no_multipart_upload"
     assert complete(api, created["id"], {1: '"x"'}).status_code == 409
 
@@ -246,16 +246,18 @@ def test_another_users_media_answers_404_and_changes_nothing(api, other_api) -> 
     etags = put_parts(api, created["id"], [1, 2, 3])
     media_id = created["id"]
     answers = [
-        other_api.get(parts_url(media_id)),
-        other_api.post(parts_url(media_id), {"part_numbers": [1]}, format="json"),
-        other_api.post(complete_url(media_id), {"parts": [{"part_number": 1, "etag": etags[1]}]}, format="json"),
-        other_api.delete(upload_url(media_id)),
-        other_api.post(upload_url(media_id), {"multipart": False}, format="json"),
+        other_api.get(action_url(media_id, "parts")),
+        other_api.post(action_url(media_id, "parts"), {"part_numbers": [1]}, format="json"),
+        other_api.post(
+            action_url(media_id, "complete"), {"parts": [{"part_number": 1, "etag": etags[1]}]}, format="json"
+        ),
+        other_api.delete(action_url(media_id, "upload")),
+        other_api.post(action_url(media_id, "upload"), {"multipart": False}, format="json"),
     ]
     assert [a.status_code for a in answers] == [404] * 5
     assert all(a.json()["error"]["code"] == "not_found" for a in answers)
     assert open_uploads(media_id) == [created["upload"]["upload_id"]]
-    assert len(api.get(parts_url(media_id)).json()["parts"]) == COUNT
+    assert len(api.get(action_url(media_id, "parts")).json()["parts"]) == COUNT
     assert complete(api, media_id, etags).status_code == 200
 
 
