@@ -160,6 +160,13 @@ CONFIRM_HEAD_MAX_WAIT = env.float("CONFIRM_HEAD_MAX_WAIT", default=3.0)  # secon
 CLAMD_HOST = env.str("CLAMD_HOST", default="127.0.0.1")
 CLAMD_PORT = env.int("CLAMD_PORT", default=3310)
 CLAMD_TIMEOUT = env.float("CLAMD_TIMEOUT", default=60.0)
+# Kinds clamd scans; malware hides in pictures and films too, so all of them unless an operator decides otherwise.
+SCAN_KINDS = env.list("SCAN_KINDS", default=["image", "video", "audio", "document"])
+# Zip-based documents (OOXML, ODF) are unpacked here and every part is scanned on its own; past these
+# limits the file cannot be checked, so it is refused (clamd's own limits, ops/clamav/clamd.conf, alert too).
+ARCHIVE_MAX_DEPTH = env.int("ARCHIVE_MAX_DEPTH", default=5)  # zips inside zips
+ARCHIVE_MAX_MEMBERS = env.int("ARCHIVE_MAX_MEMBERS", default=10_000)
+ARCHIVE_MAX_UNPACKED = env.int("ARCHIVE_MAX_UNPACKED", default=400 * 1024 * 1024)  # bytes, all parts together
 FFMPEG_BIN = env.str("FFMPEG_BIN", default="ffmpeg")
 FFPROBE_BIN = env.str("FFPROBE_BIN", default="ffprobe")
 

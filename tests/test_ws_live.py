@@ -166,7 +166,16 @@ def test_an_image_streams_its_progress_over_the_real_server(asgi_server: LiveSer
     assert progress == sorted(progress), progress
     stages = [e["stage"] for e in seen]
     distinct = [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]]  # placement updates repeat one
-    assert distinct == ["queued", "downloading", "validating", "thumbnail", "optimized", "uploading", "done"]
+    assert distinct == [
+        "queued",
+        "downloading",
+        "validating",
+        "scanning",
+        "thumbnail",
+        "optimized",
+        "uploading",
+        "done",
+    ]
     assert all(e["event"] == f"progress:{media_id}" for e in seen)
 
     thumbnail = requests.get(final["thumbnail_url"], timeout=10)
