@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files, not a CDN
     "django_rq",
+    "axes",
     "channels",
     "media",
     "processing",
@@ -54,7 +55,22 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers 429 for a locked-out login
 ]
+
+# --- Logins: django-axes counts failures per account and per client address (media/login_guard.py) ----------
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", default=15)
+# Proxies in front of the app that append to X-Forwarded-For; 0: the socket's peer is the client.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+AXES_HANDLER = "media.login_guard.CacheHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = LOGIN_COOLOFF_MINUTES / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own
+AXES_CLIENT_IP_CALLABLE = "media.login_guard.client_address"
+AXES_LOCKOUT_CALLABLE = "media.login_guard.lockout"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "mediahub.urls"
 ASGI_APPLICATION = "mediahub.asgi.application"
@@ -262,6 +278,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "media.api.exception_handler",
+    "NUM_PROXIES": NUM_PROXIES,  # throttles take the client address from the proxy count, never a raw header
     "DEFAULT_THROTTLE_RATES": {
         "media_create": env.str("THROTTLE_MEDIA_CREATE", default="600/minute"),
         "auth_token": env.str("THROTTLE_AUTH_TOKEN", default="20/minute"),  # per client address
