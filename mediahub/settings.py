@@ -21,12 +21,17 @@ DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 SECRET_KEY = env.str("SECRET_KEY", default=environ.Env.NOTSET if PRODUCTION else "dev-only-insecure-key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Behind a TLS-terminating proxy: trust its X-Forwarded-Proto, so absolute URLs (HLS) are https,
-# and send cookies over HTTPS only.
-HTTPS = env.bool("HTTPS", default=False)
+# Behind a TLS-terminating proxy (production's default): trust its X-Forwarded-Proto, so absolute URLs
+# (HLS) are https; redirect plain HTTP, send HSTS, and send cookies over HTTPS only.
+HTTPS = env.bool("HTTPS", default=PRODUCTION)
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]  # the container's own health check speaks plain HTTP
+    SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("HSTS_PRELOAD", default=True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -107,6 +112,15 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step in development
 LOGIN_URL = "/login/"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
 
 # --- Redis: the job queues and the WebSocket channel layer -------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -293,7 +307,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# /metrics is open when empty (scraped on a private network); otherwise it needs "Authorization: Bearer <token>".
+# /metrics and the detailed /api/health/ need "Authorization: Bearer <token>" (or a staff session); without a
+# token they are open in development and refused in production.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 LOGGING = {
