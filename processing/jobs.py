@@ -26,7 +26,7 @@ from rq.timeouts import JobTimeoutException
 
 from media import lifecycle
 from media.models import Kind, Media
-from processing import moves, pipeline
+from processing import moves, pipeline, temp_sweep
 from processing.errors import GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,7 @@ def reject(media: Media, exc: Rejected) -> None:
         fields["quarantine_key"] = moves.quarantine(media)
     if lifecycle.mark_rejected(media.id, code=exc.code, message=exc.message, detail=exc.detail, **fields):
         moves.discard(media)
+        temp_sweep.schedule(media)
     elif not Media.objects.filter(pk=media.id).exists():
         moves.remove_all(media)  # deleted meanwhile: the quarantined copy would belong to nobody
     log.info("media %s rejected: %s (%s)", media.id, exc.code, exc.detail[:200])

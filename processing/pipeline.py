@@ -19,7 +19,7 @@ from django.conf import settings
 
 from media import lifecycle, storage
 from media.models import Kind, Media
-from processing import archives, audio, documents, moves, scan, sniff, spool
+from processing import archives, audio, documents, moves, scan, sniff, spool, temp_sweep
 from processing.errors import GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,9 @@ def _scan(media: Media, fileobj, progress: int, family: sniff.Family) -> None:
 
 def _finish(media: Media, **fields) -> None:
     """READY, unless the media was deleted meanwhile: then remove what this run wrote."""
-    if lifecycle.mark_ready(media.id, **fields) is None and not Media.objects.filter(pk=media.id).exists():
+    if lifecycle.mark_ready(media.id, **fields) is not None:
+        temp_sweep.schedule(media)
+    elif not Media.objects.filter(pk=media.id).exists():
         moves.remove_all(media)
 
 
