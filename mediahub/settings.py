@@ -9,6 +9,7 @@ fails at start with its name.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # local files (SQLite, spooled downloads); never inside a package
@@ -174,7 +175,19 @@ S3_PUBLIC_ENDPOINT_URL = env.str("S3_PUBLIC_ENDPOINT_URL", default="") or AWS_S3
 AWS_S3_REGION_NAME = env.str("S3_REGION", default="us-east-1")
 AWS_S3_SIGNATURE_VERSION = "s3v4"
 AWS_S3_ADDRESSING_STYLE = env.str("S3_ADDRESSING_STYLE", default="path")
-AWS_S3_CUSTOM_DOMAIN = env.str("CDN_DOMAIN", default="") or None  # serve reads from a CDN when set
+# Reads from a CloudFront distribution when CDN_DOMAIN is set, as signed URLs that expire like presigned ones
+# (django-storages signs them with botocore's CloudFrontSigner): the key pair's id and its private key (PEM,
+# or a file holding it) are then required, since an unsigned CDN URL would never expire.
+AWS_S3_CUSTOM_DOMAIN = env.str("CDN_DOMAIN", default="") or None
+AWS_CLOUDFRONT_KEY_ID = env.str("CDN_KEY_ID", default="") or None
+AWS_CLOUDFRONT_KEY = env.str("CDN_PRIVATE_KEY", default="").replace("\\n", "\n") or None
+if env.str("CDN_PRIVATE_KEY_FILE", default=""):
+    AWS_CLOUDFRONT_KEY = Path(env.str("CDN_PRIVATE_KEY_FILE")).read_text()
+if AWS_S3_CUSTOM_DOMAIN and not (AWS_CLOUDFRONT_KEY_ID and AWS_CLOUDFRONT_KEY):
+    raise ImproperlyConfigured(
+        "CDN_DOMAIN is set but CDN_KEY_ID and CDN_PRIVATE_KEY (or CDN_PRIVATE_KEY_FILE) are not: "
+        "CDN URLs must be signed, or they would never expire"
+    )
 AWS_QUERYSTRING_EXPIRE = env.int("DOWNLOAD_URL_EXPIRY", default=3600)
 AWS_DEFAULT_ACL = None
 UPLOAD_URL_EXPIRY = env.int("UPLOAD_URL_EXPIRY", default=900)  # seconds a presigned PUT stays valid
