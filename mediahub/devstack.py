@@ -165,7 +165,7 @@ def _seaweedfs(endpoint: str, bucket: str, access_key: str, secret_key: str) -> 
 
 CLAMD_CONF = SIGNATURES_DIR / "clamd.conf"
 # options of the shared config that name this machine's paths and addresses: set here instead
-CLAMD_LOCAL_OPTIONS = {"TCPSocket", "TCPAddr", "LocalSocket", "DatabaseDirectory", "LogFile"}
+CLAMD_LOCAL_OPTIONS = {"TCPSocket", "TCPAddr", "LocalSocket", "DatabaseDirectory", "LogFile", "User"}
 
 
 def _clamd(host: str, port: int) -> Service:

@@ -106,6 +106,8 @@ def test_docker_compose_file_is_valid() -> None:
         "POSTGRES_PASSWORD": "x",
         "AWS_ACCESS_KEY_ID": "x",
         "AWS_SECRET_ACCESS_KEY": "x",
+        "REDIS_PASSWORD": "x",
+        "METRICS_TOKEN": "x",
     }
     result = subprocess.run(
         ["docker-compose", "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
