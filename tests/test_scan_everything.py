@@ -19,33 +19,12 @@ from processing import image_original
 from tests import samples, video_samples
 from tests.api_flow import NOTHING, confirm, keys_of, uploaded
 from tests.helpers import clear_queue
-from tests.samples import Sample
+from tests.samples import Sample, docx_with_part, nested_zip
 from tests.test_image_worker import images_queue, run_worker, submit  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-STAMP = (2024, 1, 1, 0, 0, 0)
-
-
-def _with_part(name: str, data: bytes, *, zip64: bool = False, compress: int = zipfile.ZIP_DEFLATED) -> bytes:
-    """A real one-paragraph .docx with one more part, written with ZIP64 records if asked."""
-    out = io.BytesIO(samples.docx())
-    info = zipfile.ZipInfo(name, date_time=STAMP)
-    info.compress_type = compress
-    with zipfile.ZipFile(out, "a") as archive, archive.open(info, "w", force_zip64=zip64) as part:
-        part.write(data)
-    return out.getvalue()
-
-
-def nested(depth: int, payload: bytes) -> bytes:
-    """`payload` inside `depth` zips, each inside the next."""
-    for level in range(depth):
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(zipfile.ZipInfo("inner.zip" if level else "payload.txt", date_time=STAMP), payload, 8)
-        payload = out.getvalue()
-    return payload
 
 
 def _docx_rejected(api, body: bytes, code: str) -> Media:
@@ -60,14 +39,14 @@ def _docx_rejected(api, body: bytes, code: str) -> Media:
 
 
 def test_a_zip64_part_carrying_malware_is_found(api) -> None:
-    body = _with_part("word/media/image1.bin", b"filler\n" * 2000 + samples.MARKER, zip64=True)
+    body = docx_with_part("word/media/image1.bin", b"filler\n" * 2000 + samples.MARKER, zip64=True)
     media = _docx_rejected(api, body, "malware_detected")
     assert media.error_detail == "Mediahub.Test.Marker.UNOFFICIAL"
     assert keys_of(media.id)["quarantine"] == [f"quarantine/{media.id}"]
 
 
 def test_malware_nested_twenty_zips_deep_is_refused(api) -> None:
-    body = _with_part("word/embeddings/object.zip", nested(20, b"filler\n" * 200 + samples.MARKER))
+    body = docx_with_part("word/embeddings/object.zip", nested_zip(20, b"filler\n" * 200 + samples.MARKER))
     media = _docx_rejected(api, body, "malware_detected")
     # found by clamd (the marker, or its recursion limit with the project's config) or refused by the unpacking
     assert media.error_detail.startswith(("Mediahub.Test.Marker", "Heuristics.Limits.Exceeded", "zip nested deeper"))
@@ -75,19 +54,19 @@ def test_malware_nested_twenty_zips_deep_is_refused(api) -> None:
 
 def test_the_unpacking_refuses_nesting_past_its_own_limit(api, settings) -> None:
     settings.ARCHIVE_MAX_DEPTH = 2
-    media = _docx_rejected(api, _with_part("word/x.zip", nested(4, b"harmless")), "malware_detected")
+    media = _docx_rejected(api, docx_with_part("word/x.zip", nested_zip(4, b"harmless")), "malware_detected")
     assert media.error_detail == "zip nested deeper than 2 in 'inner.zip'"
 
 
 def test_a_clean_document_nested_within_the_limit_is_accepted(api) -> None:
-    created = uploaded(api, Sample("docx", "letter.docx", DOCX, _with_part("word/x.zip", nested(3, b"hi")), ""))
+    created = uploaded(api, Sample("docx", "letter.docx", DOCX, docx_with_part("word/x.zip", nested_zip(3, b"hi")), ""))
     assert confirm(api, created["id"]).json()["status"] == Status.READY
 
 
 def test_a_part_that_inflates_past_the_limit_is_too_large(api, settings) -> None:
     """A zip bomb in miniature: 3 MB of zeros packed into a few kB, with the limit at 1 MB."""
     settings.ARCHIVE_MAX_UNPACKED = 1024 * 1024
-    body = _with_part("word/media/zeros.bin", bytes(3 * 1024 * 1024), zip64=True)
+    body = docx_with_part("word/media/zeros.bin", bytes(3 * 1024 * 1024), zip64=True)
     assert len(body) < 20_000
     media = _docx_rejected(api, body, "too_large")
     assert keys_of(media.id) == NOTHING
@@ -95,7 +74,7 @@ def test_a_part_that_inflates_past_the_limit_is_too_large(api, settings) -> None
 
 def test_an_encrypted_part_is_a_corrupt_document(api) -> None:
     """A zip member flagged as encrypted cannot be unpacked for the scan (and no Office file has one)."""
-    body = bytearray(_with_part("word/media/secret.bin", b"x" * 100, compress=zipfile.ZIP_STORED))
+    body = bytearray(docx_with_part("word/media/secret.bin", b"x" * 100, compress=zipfile.ZIP_STORED))
     for signature in (b"PK\x03\x04", b"PK\x01\x02"):  # set bit 0 (encrypted) of the last part's flags
         at = body.rindex(signature)
         flags = at + (6 if signature == b"PK\x03\x04" else 8)
