@@ -447,16 +447,7 @@ def test_progress_events_reach_the_owner_in_order(api: APIClient, user, images_q
 
     assert {event["event"] for event in received} == {f"progress:{media_id}"}
     assert {event["id"] for event in received} == {media_id}
-    assert [event["stage"] for event in received] == [
-        "queued",
-        "downloading",
-        "validating",
-        "scanning",
-        "thumbnail",
-        "optimized",
-        "uploading",
-        "done",
-    ]
+    assert [event["stage"] for event in received] == image_samples.STAGES
     progress = [event["progress"] for event in received]
     assert progress == sorted(set(progress)), progress  # strictly rising
     assert [event["status"] for event in received[:-1]] == [Status.PROCESSING] * (len(received) - 1)
