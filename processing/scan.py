@@ -25,20 +25,26 @@ class ScanResult:
     signature: str = ""
 
 
-def _client() -> clamd.ClamdNetworkSocket:
-    return clamd.ClamdNetworkSocket(settings.CLAMD_HOST, settings.CLAMD_PORT, timeout=settings.CLAMD_TIMEOUT)
+# clamd answers after the whole stream is in, so a large file (a 2 GB video) needs time in proportion:
+# ~25-50 MB/s here (bench/scan.py); the wait allows for a slow 2 MB/s on top of CLAMD_TIMEOUT.
+SLOWEST_RATE = 2 * 1024 * 1024  # bytes per second
+
+
+def _client(timeout: float | None = None) -> clamd.ClamdNetworkSocket:
+    return clamd.ClamdNetworkSocket(settings.CLAMD_HOST, settings.CLAMD_PORT, timeout=timeout or settings.CLAMD_TIMEOUT)
 
 
 @breaker
-def _instream(fileobj: IO[bytes]) -> dict:
-    return _client().instream(fileobj)
+def _instream(fileobj: IO[bytes], size: int) -> dict:
+    return _client(settings.CLAMD_TIMEOUT + size / SLOWEST_RATE).instream(fileobj)
 
 
 def scan(fileobj: IO[bytes]) -> ScanResult:
     """Stream the file to clamd from its start. Raises ScanUnavailable if clamd cannot answer."""
+    size = fileobj.seek(0, 2)
     fileobj.seek(0)
     try:
-        answer = _instream(fileobj)
+        answer = _instream(fileobj, size)
     except (pybreaker.CircuitBreakerError, clamd.ClamdError, OSError) as exc:
         raise ScanUnavailable(f"clamd at {settings.CLAMD_HOST}:{settings.CLAMD_PORT}: {exc}") from exc
     finally:

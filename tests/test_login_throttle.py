@@ -94,3 +94,18 @@ def test_behind_a_counted_proxy_the_address_it_saw_is_the_client(settings, djang
     assert locked.post("/login/", {"username": user.username, "password": "right-pw"}).status_code == 429
     other = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=victim)
     assert other.post("/login/", {"username": user.username, "password": "right-pw"}).status_code == 302
+
+
+def test_with_redis_down_logins_go_on_uncounted(account, monkeypatch) -> None:
+    from axes.handlers.proxy import AxesProxyHandler
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def down(*args, **kwargs):  # fault injection: the cache holding the counters does not answer
+        raise RedisConnectionError("Connection refused")
+
+    counters = AxesProxyHandler.get_implementation().cache
+    for method in ("get", "get_many", "add", "incr", "set"):
+        monkeypatch.setattr(counters, method, down)
+    client = Client(REMOTE_ADDR=_address())
+    assert client.post("/login/", {"username": account.username, "password": "wrong"}).status_code == 200
+    assert client.post("/login/", {"username": account.username, "password": "right-pw"}).status_code == 302
