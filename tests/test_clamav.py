@@ -58,7 +58,7 @@ def project_clamd() -> Iterator[int]:
     try:
         yield port
     finally:
-        devstack.stop_pid(pid)
+        devstack.stop([pid])
 
 
 def test_a_zip_past_clamds_recursion_limit_is_a_finding_not_a_pass(project_clamd: int) -> None:
