@@ -18,9 +18,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from tenacity import Retrying, retry_if_result, stop_after_attempt, stop_after_delay, wait_exponential
 
-from media import lifecycle, storage
+from media import jobs, lifecycle, moves, storage
 from media.models import Kind, Media, Status
-from processing import jobs, moves
 from processing.errors import ScanUnavailable
 
 log = logging.getLogger(__name__)

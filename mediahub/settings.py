@@ -42,7 +42,6 @@ INSTALLED_APPS = [
     "django_rq",
     "channels",
     "media",
-    "processing",
 ]
 
 MIDDLEWARE = [
@@ -254,7 +253,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "media.api.exception_handler",
+    "EXCEPTION_HANDLER": "web.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "media_create": env.str("THROTTLE_MEDIA_CREATE", default="600/minute"),
         "auth_token": env.str("THROTTLE_AUTH_TOKEN", default="20/minute"),  # per client address

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from processing import jobs
+from media import jobs
 from tests.helpers import put_upload, stored_keys
 from tests.samples import Sample
 

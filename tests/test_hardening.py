@@ -12,8 +12,9 @@ from django.core.cache import cache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.throttling import ScopedRateThrottle
 
+from media import spool
 from media.models import Kind, Media, Status
-from processing import scan, spool
+from processing import scan
 from processing.errors import Rejected
 
 

@@ -31,9 +31,8 @@ from PIL import Image, ImageOps
 from rest_framework.test import APIClient
 from rq import Queue, SimpleWorker
 
-from media import events, storage
+from media import events, jobs, storage
 from media.models import Media, Status
-from processing import jobs
 from tests import image_samples
 from tests.api_flow import NOTHING, create, detail_url, keys_of
 from tests.helpers import clear_queue, put_upload, stored_keys, webp_chunks

@@ -12,9 +12,9 @@ from botocore.exceptions import EndpointConnectionError
 from PIL import Image
 from rq import SimpleWorker
 
-from media import storage
+from media import jobs, storage
 from media.models import Media, Status
-from processing import images, jobs
+from processing import images
 from tests.helpers import clear_queue, put_upload, stored_keys
 
 

@@ -42,9 +42,8 @@ from rest_framework.test import APIClient
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
-from media import events, storage
+from media import events, jobs, storage
 from media.models import Media, Status
-from processing import jobs
 from tests import video_samples
 from tests.api_flow import NOTHING, create, detail_url, keys_of, retry_url
 from tests.helpers import clear_queue, ffmpeg_children, put_upload
@@ -552,7 +551,7 @@ def test_a_killed_then_stuck_ffmpeg_is_retried_then_failed_and_the_upload_kept(
 
     # The first attempt's reason is in the worker's log (RQ keeps the last failure only), the last one's
     # on the job's record and in the media's error.
-    retried = [r.getMessage() for r in caplog.records if r.name == "processing.jobs" and "will retry" in r.getMessage()]
+    retried = [r.getMessage() for r in caplog.records if r.name == "media.jobs" and "will retry" in r.getMessage()]
     assert retried == [
         f"media {media_id}: attempt failed (TranscodeError: The video converter was stopped unexpectedly "
         "(SIGKILL).), will retry"

@@ -113,7 +113,7 @@ def media_urls(media: Media, request: Any = None) -> dict[str, str | None]:
     hls = None
     if ready and media.hls_key:
         hls = reverse("media-hls", kwargs={"pk": media.id, "path": "master.m3u8"})
-        from media.hls_access import signed_query  # only videos have HLS
+        from web.hls_access import signed_query  # only videos have HLS
 
         hls = f"{hls}?{signed_query(media)}"
         if request is not None:

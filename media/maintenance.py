@@ -14,9 +14,8 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from media import lifecycle, storage
+from media import jobs, lifecycle, moves, storage
 from media.models import Media, Status
-from processing import jobs, moves
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Live progress over a WebSocket at /ws/media/.
 
 Authentication is the DRF token in `?token=` or the session cookie
-(`media.ws_auth`). An anonymous connection is accepted and closed at once with
+(`web.ws_auth`). An anonymous connection is accepted and closed at once with
 code 4401, so a browser sees the code (a close before the accept would reach
 it as a bare HTTP 403), before the channel layer is involved. Each connection
 joins its owner's group only; the group name never comes from the client.

@@ -21,7 +21,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from media import storage, uploads
 from media.models import Media, Status
-from media.serializers import ErrorResponse, MediaCreatedOutput, MediaCreateInput, MediaFilter, MediaOutput
+from web.serializers import ErrorResponse, MediaCreatedOutput, MediaCreateInput, MediaFilter, MediaOutput
 
 log = logging.getLogger(__name__)
 

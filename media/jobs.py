@@ -24,9 +24,8 @@ from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.timeouts import JobTimeoutException
 
-from media import lifecycle
+from media import lifecycle, moves, pipeline
 from media.models import Kind, Media
-from processing import moves, pipeline
 from processing.errors import GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from media import lifecycle, storage
+from media import lifecycle, moves, spool, storage
 from media.models import Kind, Media
-from processing import audio, documents, moves, scan, sniff, spool
+from processing import audio, documents, scan, sniff
 from processing.errors import GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)
