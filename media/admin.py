@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 
 from media import storage, uploads
 from media.models import Media, Status
-from web.serializers import media_urls
+from media.selectors import media_urls
 
 
 @admin.register(Media)

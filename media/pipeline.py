@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from media import lifecycle, moves, spool, storage
+from media import engines, lifecycle, moves, spool, storage
 from media.models import Kind, Media
 from processing import audio, documents, scan, sniff
 from processing.errors import GiveUp, Rejected, Superseded
@@ -73,12 +73,12 @@ def run_inline(media: Media) -> None:
         _step(media, 30, "validating")
         detection = _sniff(media, spooled.file)
         _step(media, 50, "scanning")
-        verdict = scan.scan(spooled.file)
+        verdict = scan.scan(spooled.file, engines.clamd())
         if not verdict.clean:
             raise Rejected("malware_detected", "The file contains malware and was not accepted.", verdict.signature)
         if media.kind == Kind.AUDIO:
             _step(media, 70, "probing")
-            metadata = audio.probe_audio(spooled.path())
+            metadata = audio.probe_audio(spooled.path(), **engines.ffmpeg_tools())
         else:
             metadata = documents.describe(spooled.file, detection.family)
     _step(media, 90, "storing")
@@ -94,12 +94,7 @@ def run_image(media: Media) -> None:
     """Images: sniff, decode (header limits first), renditions, move the original, upload, READY."""
     from processing import images  # Pillow and its plugins load in workers only
 
-    spec = images.ImageSpec(
-        thumb_size=settings.IMAGE_THUMB_SIZE,
-        optimized_max=settings.IMAGE_OPTIMIZED_MAX,
-        quality=settings.IMAGE_QUALITY,
-        max_pixels=settings.IMAGE_MAX_PIXELS,
-    )
+    spec = engines.image_spec()
     key = _source(media)
     _step(media, 10, "downloading")
     with spool.fetch(key, size=media.size, to_disk=True) as spooled, spool.workdir() as work:
@@ -132,45 +127,11 @@ def _upload_renditions(media: Media, files: dict[str, Path], renditions: dict) -
     return keys
 
 
-# Peak bitrates per rung height (bit/s): video, audio. Rungs not listed scale from 720p by pixels.
-BITRATES = {
-    240: (500_000, 64_000),
-    360: (900_000, 96_000),
-    480: (1_500_000, 96_000),
-    720: (3_000_000, 128_000),
-    1080: (6_000_000, 160_000),
-    1440: (10_000_000, 192_000),
-    2160: (16_000_000, 192_000),
-}
-
-
-def video_spec():
-    from processing import video
-
-    ladder = tuple(
-        video.Variant(height, *BITRATES.get(height, (int(3_000_000 * (height / 720) ** 2), 128_000)))
-        for height in sorted(settings.VIDEO_LADDER)
-    )
-    return video.VideoSpec(
-        ladder=ladder,
-        max_duration=settings.VIDEO_MAX_DURATION,
-        max_width=max(settings.VIDEO_MAX_WIDTH, settings.VIDEO_MAX_HEIGHT),
-        max_height=min(settings.VIDEO_MAX_WIDTH, settings.VIDEO_MAX_HEIGHT),
-        max_pixels=settings.VIDEO_MAX_WIDTH * settings.VIDEO_MAX_HEIGHT,
-        max_fps=settings.VIDEO_MAX_FPS,
-        # ffmpeg is stopped by its own timeout before RQ's job timeout kills the whole job
-        timeout=max(10.0, settings.JOB_TIMEOUT_VIDEO * 0.9),
-        stall_timeout=settings.VIDEO_STALL_TIMEOUT,
-        ffmpeg=settings.FFMPEG_BIN,
-        ffprobe=settings.FFPROBE_BIN,
-    )
-
-
 def run_video(media: Media) -> None:
     """Videos: sniff, probe (caps before decoding), thumbnail, one-pass HLS ladder, upload, READY."""
     from processing import hls, video
 
-    spec = video_spec()
+    spec = engines.video_spec()
     key = _source(media)
     _step(media, 5, "downloading")
     with spool.fetch(key, size=media.size, to_disk=True) as spooled, spool.workdir() as work:

@@ -12,8 +12,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
 from processing.errors import Rejected
 
 PROBE_TIMEOUT = 30  # seconds; ffprobe reads headers only
@@ -27,12 +25,12 @@ def _url(path: Path) -> str:
     return f"file:{path}"
 
 
-def probe_audio(path: Path) -> dict[str, Any]:
+def probe_audio(path: Path, *, ffprobe: str = "ffprobe", ffmpeg: str = "ffmpeg") -> dict[str, Any]:
     """Metadata of a playable audio file (duration, codec, bitrate, sample rate, channels)."""
     try:
         result = subprocess.run(
             [
-                settings.FFPROBE_BIN,
+                ffprobe,
                 "-v",
                 "error",
                 *SAFE_INPUT,
@@ -69,7 +67,7 @@ def probe_audio(path: Path) -> dict[str, Any]:
         )
     if not duration or duration <= 0:
         raise Rejected("corrupt_file", "The audio file is damaged: its length cannot be read.", json.dumps(info)[:2000])
-    decoded = _decoded_seconds(path)
+    decoded = _decoded_seconds(path, ffmpeg)
     if decoded < duration * 0.9 - 0.1:
         raise Rejected(
             "corrupt_file",
@@ -98,12 +96,12 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _decoded_seconds(path: Path) -> float:
+def _decoded_seconds(path: Path, ffmpeg: str) -> float:
     """How many seconds of the first audio stream decode (ffmpeg's own progress report)."""
     try:
         result = subprocess.run(
             [
-                settings.FFMPEG_BIN,
+                ffmpeg,
                 "-nostdin",
                 "-v",
                 "error",

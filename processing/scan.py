@@ -12,11 +12,19 @@ from typing import IO
 
 import clamd
 import pybreaker
-from django.conf import settings
 
 from processing.errors import Rejected, ScanUnavailable
 
 breaker = pybreaker.CircuitBreaker(fail_max=3, reset_timeout=15, name="clamd")
+
+
+@dataclass(frozen=True)
+class Clamd:
+    """Where clamd listens; the app fills it from settings."""
+
+    host: str = "127.0.0.1"
+    port: int = 3310
+    timeout: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -25,22 +33,22 @@ class ScanResult:
     signature: str = ""
 
 
-def _client() -> clamd.ClamdNetworkSocket:
-    return clamd.ClamdNetworkSocket(settings.CLAMD_HOST, settings.CLAMD_PORT, timeout=settings.CLAMD_TIMEOUT)
+def _client(server: Clamd) -> clamd.ClamdNetworkSocket:
+    return clamd.ClamdNetworkSocket(server.host, server.port, timeout=server.timeout)
 
 
 @breaker
-def _instream(fileobj: IO[bytes]) -> dict:
-    return _client().instream(fileobj)
+def _instream(fileobj: IO[bytes], server: Clamd) -> dict:
+    return _client(server).instream(fileobj)
 
 
-def scan(fileobj: IO[bytes]) -> ScanResult:
+def scan(fileobj: IO[bytes], server: Clamd) -> ScanResult:
     """Stream the file to clamd from its start. Raises ScanUnavailable if clamd cannot answer."""
     fileobj.seek(0)
     try:
-        answer = _instream(fileobj)
+        answer = _instream(fileobj, server)
     except (pybreaker.CircuitBreakerError, clamd.ClamdError, OSError) as exc:
-        raise ScanUnavailable(f"clamd at {settings.CLAMD_HOST}:{settings.CLAMD_PORT}: {exc}") from exc
+        raise ScanUnavailable(f"clamd at {server.host}:{server.port}: {exc}") from exc
     finally:
         fileobj.seek(0)
     status, signature = answer["stream"]
@@ -55,6 +63,6 @@ def scan(fileobj: IO[bytes]) -> ScanResult:
     raise ScanUnavailable(f"clamd could not scan the file: {signature}")
 
 
-def ping() -> str:
+def ping(server: Clamd) -> str:
     """clamd's version string; raises when it does not answer."""
-    return _client().version()
+    return _client(server).version()

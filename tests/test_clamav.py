@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.test import override_settings
 
+from media import engines
 from processing import scan
 from processing.errors import ScanUnavailable
 
@@ -15,30 +15,30 @@ MARKER = b"MEDIAHUB-TEST-MALWARE-7f3a9c1e-DO-NOT-SHIP"
 
 
 def test_eicar_is_malware() -> None:
-    result = scan.scan(io.BytesIO(EICAR))
+    result = scan.scan(io.BytesIO(EICAR), engines.clamd())
     assert not result.clean
     assert "EICAR" in result.signature
 
 
 def test_eicar_inside_another_file_is_malware() -> None:
     body = b"%PDF-1.4\n" + b"0" * 5000 + EICAR + b"\n%%EOF\n"
-    assert not scan.scan(io.BytesIO(body)).clean
+    assert not scan.scan(io.BytesIO(body), engines.clamd()).clean
 
 
 def test_the_project_marker_is_malware() -> None:
-    assert scan.scan(io.BytesIO(b"hello " + MARKER)).signature == "Mediahub.Test.Marker.UNOFFICIAL"
+    assert scan.scan(io.BytesIO(b"hello " + MARKER), engines.clamd()).signature == "Mediahub.Test.Marker.UNOFFICIAL"
 
 
 def test_a_clean_file_is_clean_and_the_stream_is_rewound() -> None:
     stream = io.BytesIO(b"just some harmless text\n" * 1000)
-    assert scan.scan(stream).clean
+    assert scan.scan(stream, engines.clamd()).clean
     assert stream.tell() == 0
 
 
 def test_an_unreachable_clamd_is_unavailable_never_clean() -> None:
     scan.breaker.close()
     try:
-        with override_settings(CLAMD_PORT=1), pytest.raises(ScanUnavailable):
-            scan.scan(io.BytesIO(b"anything"))
+        with pytest.raises(ScanUnavailable):
+            scan.scan(io.BytesIO(b"anything"), scan.Clamd(port=1))
     finally:
         scan.breaker.close()

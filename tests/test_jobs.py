@@ -185,8 +185,8 @@ def test_bytes_put_again_after_the_checks_never_reach_permanent(api, settings, m
     assert put_upload(created["upload"], clean).status_code == 200
     real_scan, swapped = scan.scan, []
 
-    def scan_then_swap(fileobj):  # fault injection: the client's second PUT lands during the scan
-        verdict = real_scan(fileobj)
+    def scan_then_swap(fileobj, server):  # fault injection: the client's second PUT lands during the scan
+        verdict = real_scan(fileobj, server)
         if not swapped:
             swapped.append(put_upload(created["upload"], EICAR).status_code)
         return verdict

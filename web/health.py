@@ -11,7 +11,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from media import storage
+from media import engines, storage
 from processing import scan
 
 
@@ -32,6 +32,10 @@ def _storage() -> str:
     return storage.bucket_name()
 
 
+def _clamav() -> str:
+    return scan.ping(engines.clamd())
+
+
 def _tool(setting: str) -> Callable[[], str]:
     def check() -> str:
         binary = getattr(settings, setting)
@@ -45,7 +49,7 @@ CHECKS: dict[str, Callable[[], str]] = {
     "database": _database,
     "redis": _redis,
     "storage": _storage,
-    "clamav": scan.ping,
+    "clamav": _clamav,
     "ffmpeg": _tool("FFMPEG_BIN"),
     "ffprobe": _tool("FFPROBE_BIN"),
 }
