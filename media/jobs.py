@@ -25,7 +25,7 @@ from rq.job import Job, JobStatus
 from rq.timeouts import JobTimeoutException
 
 from media import lifecycle, moves, pipeline
-from media.models import Kind, Media
+from media.models import Kind, Media, Status
 from processing.errors import GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,11 @@ def enqueue(media: Media) -> None:
     transaction.on_commit(lambda: enqueue_now(media.id, media.kind))
 
 
-def enqueue_now(media_id: object, kind: str) -> bool:
+def enqueue_now(media_id: object, kind: str, *, fill: bool = False) -> bool:
     """Queue the job unless one is already waiting or running; False when it was not queued.
 
     If Redis is down the media simply stays PROCESSING: `resume_stalled` queues it later.
+    `fill` queues `fill_outputs` for a READY media instead (the same job id: one run of a media at a time).
     """
     queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
     try:
@@ -65,7 +66,7 @@ def enqueue_now(media_id: object, kind: str) -> bool:
         except NoSuchJobError:
             pass
         queue.enqueue(
-            process_media,
+            fill_outputs if fill else process_media,
             str(media_id),
             job_id=job_id(media_id),
             unique=True,
@@ -110,6 +111,19 @@ def process_media(media_id: str) -> str:
             moves.remove_all(media)  # deleted while it ran: drop what this run wrote
         return "stopped: no longer PROCESSING"
     return "ready"
+
+
+def fill_outputs(media_id: str) -> str:
+    """The RQ job for a READY media: its pipeline again, making only the outputs declared since."""
+    media = Media.objects.filter(pk=media_id, status=Status.READY).first()
+    if media is None:
+        return "skipped: not READY"
+    try:
+        pipeline.PIPELINES[media.kind](media)
+    except (Rejected, GiveUp) as exc:  # it stays READY with what it has; the reason is for the operator
+        log.warning("media %s: could not fill in its outputs: %s", media.id, exc)
+        return "failed: kept as it was"
+    return "filled"
 
 
 def reject(media: Media, exc: Rejected) -> None:

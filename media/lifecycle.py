@@ -9,7 +9,7 @@ The winner publishes the event once the change is committed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from media import events
-from media.models import Media, Status
+from media.models import Media, MediaOutput, Status
 
 # The allowed moves: PENDING -> PROCESSING -> READY, with the exits of the contract.
 ALLOWED: dict[Status, frozenset[Status]] = {
@@ -85,8 +85,30 @@ def start_processing(media_id: uuid.UUID | str, *, sources: Iterable[Status] = (
     )
 
 
-def mark_ready(media_id: uuid.UUID | str, **fields: Any) -> Media | None:
-    return transition(media_id, to=Status.READY, **fields)
+def mark_ready(media_id: uuid.UUID | str, *, outputs: Mapping[str, str] | None = None, **fields: Any) -> Media | None:
+    """READY with the outputs made (name -> storage key), in one transaction."""
+    with transaction.atomic():
+        media = transition(media_id, to=Status.READY, **fields)
+        if media is not None and outputs:
+            _record(media_id, outputs)
+    return media
+
+
+def add_outputs(media_id: uuid.UUID | str, outputs: Mapping[str, str]) -> Media | None:
+    """Record outputs made later for a READY media (declared after it was processed). None when it is
+    no longer READY (deleted meanwhile): the row lock keeps a delete from slipping in between."""
+    with transaction.atomic():
+        media = Media.objects.select_for_update().filter(pk=media_id, status=Status.READY).first()
+        if media is not None:
+            _record(media_id, outputs)
+            transaction.on_commit(lambda: events.publish(media))
+    return media
+
+
+def _record(media_id: uuid.UUID | str, outputs: Mapping[str, str]) -> None:
+    rows = [MediaOutput(media_id=media_id, name=name, key=key) for name, key in outputs.items()]
+    # the unique (media, name) pair makes a second run of the same job a no-op that keeps one row
+    MediaOutput.objects.bulk_create(rows, update_conflicts=True, unique_fields=["media", "name"], update_fields=["key"])
 
 
 def mark_rejected(

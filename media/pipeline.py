@@ -17,8 +17,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from media import engines, lifecycle, moves, spool, storage
-from media.models import Kind, Media
+from media import engines, lifecycle, moves, outputs, spool, storage
+from media.models import Kind, Media, Status
 from processing import audio, documents, scan, sniff
 from processing.errors import GiveUp, Rejected, Superseded
 
@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def _step(media: Media, progress: int, stage: str) -> None:
-    """Record a step; stop the run if the media was deleted (or finished elsewhere) meanwhile."""
+    """Record a step; stop the run if the media was deleted (or finished elsewhere) meanwhile.
+
+    A READY media is being given outputs declared after it was made: its progress stays 100."""
+    if media.status == Status.READY:
+        return
     if not lifecycle.set_progress(media.id, progress, stage) and not lifecycle.is_processing(media.id):
         raise Superseded(f"media {media.id} is no longer PROCESSING")
 
@@ -59,9 +63,14 @@ def _sniff(media: Media, fileobj) -> sniff.Detection:
     return detection
 
 
-def _finish(media: Media, **fields) -> None:
-    """READY, unless the media was deleted meanwhile: then remove what this run wrote."""
-    if lifecycle.mark_ready(media.id, **fields) is None and not Media.objects.filter(pk=media.id).exists():
+def _finish(media: Media, made: dict[str, str], **fields) -> None:
+    """READY with the outputs `made` (name -> key), unless the media was deleted meanwhile: then remove
+    what this run wrote. A READY media only gains the outputs; its other fields stay as they are."""
+    if media.status == Status.READY:
+        finished = lifecycle.add_outputs(media.id, made)
+    else:
+        finished = lifecycle.mark_ready(media.id, outputs=made, **fields)
+    if finished is None and not Media.objects.filter(pk=media.id).exists():
         moves.remove_all(media)
 
 
@@ -83,18 +92,14 @@ def run_inline(media: Media) -> None:
             metadata = documents.describe(spooled.file, detection.family)
     _step(media, 90, "storing")
     original = moves.promote(media, detection.family, etag=spooled.etag)
-    _finish(media, original_key=original, detected_type=detection.mime, metadata=metadata)
-
-
-# Progress at the start of the image stages that render_image reports itself.
-IMAGE_STAGES = {"optimized": 50}
+    _finish(media, {}, original_key=original, detected_type=detection.mime, metadata=metadata)
 
 
 def run_image(media: Media) -> None:
-    """Images: sniff, decode (header limits first), renditions, move the original, upload, READY."""
+    """Images: sniff, decode (header limits first), the missing renditions, move the original, upload, READY."""
     from processing import images  # Pillow and its plugins load in workers only
 
-    spec = engines.image_spec()
+    wanted = [output for output in outputs.missing(media) if output.builder == "image"]
     key = _source(media)
     _step(media, 10, "downloading")
     with spool.fetch(key, size=media.size, to_disk=True) as spooled, spool.workdir() as work:
@@ -104,33 +109,31 @@ def run_image(media: Media) -> None:
         # which would open and parse the file a second time
         _step(media, 30, "thumbnail")
         result = images.render_image(
-            spooled.path(), work, spec, on_stage=lambda stage: _step(media, IMAGE_STAGES[stage], stage)
+            spooled.path(),
+            work,
+            engines.image_spec(),
+            [output.rendition() for output in wanted],
+            # the larger renditions are the long step; clients know it as optimizing the image
+            on_stage=lambda name: _step(media, 50, "optimized"),
         )
         _step(media, 80, "uploading")
         original = moves.promote(media, detection.family, etag=spooled.etag)
-        keys = _upload_renditions(media, result.files, {r.name: r for r in images.RENDITIONS})
-    _finish(
-        media,
-        original_key=original,
-        detected_type=detection.mime,
-        thumbnail_key=keys["thumbnail"],
-        optimized_key=keys["optimized"],
-        metadata=result.metadata,
-    )
+        made = _upload_outputs(media, [(output, result.files[output.name]) for output in wanted])
+    _finish(media, made, original_key=original, detected_type=detection.mime, metadata=result.metadata)
 
 
-def _upload_renditions(media: Media, files: dict[str, Path], renditions: dict) -> dict[str, str]:
-    keys = {}
-    for name, path in files.items():
-        keys[name] = f"{media.permanent_prefix}{renditions[name].filename}"
-        _upload(path, keys[name], renditions[name].content_type)
-    return keys
+def _upload_outputs(media: Media, files: list[tuple[outputs.Output, Path]]) -> dict[str, str]:
+    for output, path in files:
+        _upload(path, output.key(media), output.content_type)
+    return {output.name: output.key(media) for output, _ in files}
 
 
 def run_video(media: Media) -> None:
-    """Videos: sniff, probe (caps before decoding), thumbnail, one-pass HLS ladder, upload, READY."""
+    """Videos: sniff, probe (caps before decoding), thumbnail, one-pass HLS ladder, upload, READY
+    (each of the two only if the media lacks it)."""
     from processing import hls, video
 
+    wanted = {output.builder: output for output in outputs.missing(media)}
     spec = engines.video_spec()
     key = _source(media)
     _step(media, 5, "downloading")
@@ -141,42 +144,39 @@ def run_video(media: Media) -> None:
         # ffmpeg gets time in proportion to the clip (2x realtime is typical here: bench/README.md),
         # within the job's own limit; a clip that needs more fails at once: a retry would time out too
         spec = dataclasses.replace(spec, timeout=min(spec.timeout, 300 + 4 * info.duration))
-        _step(media, 12, "thumbnail")
-        thumb = work / "thumb.webp"
-        video.make_thumbnail(spooled.path(), thumb, info, spec)
-        _step(media, 15, "transcoding")
-        try:
-            result = video.transcode_hls(
-                spooled.path(),
-                work / "hls",
-                info,
-                spec,
-                on_progress=_rising(media, start=15, span=75, stage="transcoding"),
-            )
-        except video.TranscodeError as exc:
-            if exc.reason == "timeout":
-                raise GiveUp(exc.message, exc.detail) from exc
-            raise
+        uploads: list[tuple[Path, str, str]] = []
+        metadata = info.metadata()
+        if thumbnail := wanted.get("video_thumbnail"):
+            _step(media, 12, "thumbnail")
+            video.make_thumbnail(spooled.path(), work / thumbnail.filename, info, spec)
+            uploads.append((work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type))
+        if playlist := wanted.get("hls"):
+            _step(media, 15, "transcoding")
+            try:
+                result = video.transcode_hls(
+                    spooled.path(),
+                    work / "hls",
+                    info,
+                    spec,
+                    on_progress=_rising(media, start=15, span=75, stage="transcoding"),
+                )
+            except video.TranscodeError as exc:
+                if exc.reason == "timeout":
+                    raise GiveUp(exc.message, exc.detail) from exc
+                raise
+            folder = playlist.key(media).rsplit("/", 1)[0]  # permanent/<id>/hls: the master's own folder
+            uploads += [
+                (result.out_dir / rel, f"{folder}/{rel.as_posix()}", hls.content_type(rel.name))
+                for rel in result.files()
+            ]
+            metadata["renditions"] = [f"{r.width}x{r.height}" for r in result.renditions]
         _step(media, 92, "uploading")
         original = moves.promote(media, detection.family, etag=spooled.etag)
-        hls_prefix = f"{media.permanent_prefix}hls/"
-        uploads = [
-            (result.out_dir / rel, f"{hls_prefix}{rel.as_posix()}", hls.content_type(rel.name))
-            for rel in result.files()
-        ]
-        uploads.append((thumb, f"{media.permanent_prefix}thumb.webp", "image/webp"))
         with ThreadPoolExecutor(max_workers=8) as pool:  # many small segments: upload in parallel
             for done in [pool.submit(_upload, *item) for item in uploads]:
                 done.result()
-    metadata = {**info.metadata(), "renditions": [f"{r.width}x{r.height}" for r in result.renditions]}
-    _finish(
-        media,
-        original_key=original,
-        detected_type=detection.mime,
-        thumbnail_key=f"{media.permanent_prefix}thumb.webp",
-        hls_key=f"{hls_prefix}master.m3u8",
-        metadata=metadata,
-    )
+    made = {output.name: output.key(media) for output in wanted.values()}
+    _finish(media, made, original_key=original, detected_type=detection.mime, metadata=metadata)
 
 
 def _rising(media: Media, *, start: int, span: int, stage: str) -> Callable[[float], None]:

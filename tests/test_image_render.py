@@ -18,7 +18,7 @@ import pytest
 from PIL import Image, ImageChops, ImageCms, ImageStat
 
 from processing.errors import Rejected
-from processing.images import RENDITIONS, ImageSpec, probe_image, render_image
+from processing.images import ImageSpec, Rendition, default_renditions, probe_image, render_image
 from tests.helpers import webp_chunks
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
@@ -41,7 +41,7 @@ def pixel(path: Path, xy: tuple[int, int] = (0, 0)) -> tuple[int, ...]:
 
 
 def assert_renditions(result, optimized_size: tuple[int, int]) -> None:
-    assert set(result.files) == {r.name for r in RENDITIONS}
+    assert set(result.files) == {r.name for r in default_renditions(ImageSpec())}
     with Image.open(result.files["thumbnail"]) as thumb:
         assert (thumb.format, thumb.size) == ("WEBP", (150, 150))
     with Image.open(result.files["optimized"]) as optimized:
@@ -384,3 +384,26 @@ def test_render_is_repeatable(tmp_path: Path) -> None:
     assert first.metadata == second.metadata
     for name in first.files:
         assert first.files[name].read_bytes() == second.files[name].read_bytes()
+
+
+@pytest.mark.parametrize("animated", [False, True])
+def test_declared_renditions_are_all_cut_from_one_decode(tmp_path: Path, animated: bool) -> None:
+    """Any set of cover crops and fitted sizes, for stills and animations alike."""
+    wanted = [
+        Rendition("tiny", "tiny.webp", "cover", 64),
+        Rendition("big", "big.webp", "within", 300),
+        Rendition("small", "small.webp", "within", 100),
+    ]
+    frames = [thirds((450, 150)), thirds((450, 150)).transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    source = tmp_path / ("in.gif" if animated else "in.png")
+    frames[0].save(source, save_all=animated, append_images=frames[1:] if animated else [], duration=100)
+    stages: list[str] = []
+    result = render_image(source, tmp_path / "out", ImageSpec(), wanted, on_stage=stages.append)
+    assert stages == ["big", "small"]  # the fitted ones are the long steps; the crop comes first
+    sizes = {}
+    for name, path in result.files.items():
+        with Image.open(path) as img:
+            sizes[name] = (img.size, getattr(img, "n_frames", 1))
+    frames_out = 2 if animated else 1
+    assert sizes == {"tiny": ((64, 64), 1), "big": ((300, 100), frames_out), "small": ((100, 33), frames_out)}
+    assert result.metadata["width"] == 450 and result.metadata["animated"] is animated

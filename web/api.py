@@ -127,6 +127,7 @@ class MediaListCreateApi(APIView):
         filters = MediaFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
         queryset = Media.objects.filter(owner=request.user, **filters.validated_data).order_by("-created_at")
+        queryset = queryset.prefetch_related("outputs")  # every media's URLs
         paginator = MediaPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(MediaOutput(page, many=True, context={"request": request}).data)

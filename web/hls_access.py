@@ -15,7 +15,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from media import playback, storage
+from media import playback, selectors, storage
 from media.models import Media, Status
 from processing.hls import PLAYLIST_CONTENT_TYPE, rewrite_playlist
 
@@ -27,10 +27,11 @@ def playlist(request: HttpRequest, pk: str, path: str) -> HttpResponse:
     media_id = str(pk)
     if not playback.verified(request.GET.get("sig", ""), media_id) or not _SAFE_PATH.match(path) or ".." in path:
         raise Http404
-    media = Media.objects.filter(pk=media_id, status=Status.READY).exclude(hls_key="").first()
-    if media is None:
+    media = Media.objects.filter(pk=media_id, status=Status.READY).first()
+    master = selectors.output_key(media, "hls") if media is not None else None
+    if master is None:
         raise Http404
-    root = posixpath.dirname(media.hls_key)  # permanent/<id>/hls
+    root = posixpath.dirname(master)  # permanent/<id>/hls
     try:
         text = storage.read(f"{root}/{path}").decode()
     except Exception as exc:
