@@ -79,3 +79,40 @@ def test_a_declared_output_is_made_for_new_uploads_and_filled_in_for_ready_ones(
     assert sorted(filled.outputs.values_list("name", flat=True)) == ["optimized", "thumb64", "thumbnail"]
     call_command("fill_outputs", "--for-real")
     assert "queued 0" in capsys.readouterr().out
+
+
+def test_the_migration_turns_the_key_columns_into_rows(user) -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("media", "0001_initial")])
+    try:
+        OldMedia = executor.loader.project_state([("media", "0001_initial")]).apps.get_model("media", "Media")
+        common = {"owner_id": user.id, "status": "READY", "content_type": "video/mp4", "size": 1}
+        video = OldMedia.objects.create(
+            kind="video",
+            filename="v.mp4",
+            thumbnail_key="permanent/v/thumb.webp",
+            hls_key="permanent/v/hls/master.m3u8",
+            **common,
+        )
+        image = OldMedia.objects.create(
+            kind="image",
+            filename="i.jpg",
+            thumbnail_key="permanent/i/thumb.webp",
+            optimized_key="permanent/i/optimized.webp",
+            **common,
+        )
+        document = OldMedia.objects.create(kind="document", filename="d.pdf", **common)
+        executor = MigrationExecutor(connection)
+        executor.migrate([("media", "0002_media_outputs")])
+    finally:
+        MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    def made(media_id) -> dict[str, str]:
+        return dict(Media.objects.get(pk=media_id).outputs.values_list("name", "key"))
+
+    assert made(video.id) == {"thumbnail": "permanent/v/thumb.webp", "hls": "permanent/v/hls/master.m3u8"}
+    assert made(image.id) == {"thumbnail": "permanent/i/thumb.webp", "optimized": "permanent/i/optimized.webp"}
+    assert made(document.id) == {}
