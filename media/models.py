@@ -5,12 +5,10 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from processing import formats
 
-class Kind(models.TextChoices):
-    IMAGE = "image"
-    VIDEO = "video"
-    AUDIO = "audio"
-    DOCUMENT = "document"
+# The kinds of the formats table, processing.formats.
+Kind = models.TextChoices("Kind", [(kind.upper(), kind) for kind in formats.KINDS])
 
 
 class Status(models.TextChoices):

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import environ
 
+from processing import formats
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # local files (SQLite, spooled downloads); never inside a package
 
@@ -165,58 +167,17 @@ FFPROBE_BIN = env.str("FFPROBE_BIN", default="ffprobe")
 # --- What may be uploaded --------------------------------------------------------
 MB = 1024 * 1024
 MEDIA_KINDS = {
-    "image": {
-        "max_size": env.int("MAX_IMAGE_BYTES", default=50 * MB),
-        "types": env.list(
-            "IMAGE_TYPES",
-            default=[
-                "image/jpeg",
-                "image/png",
-                "image/webp",
-                "image/gif",
-                "image/avif",
-                "image/heic",
-                "image/heif",
-                "image/tiff",
-                "image/bmp",
-            ],
-        ),
-    },
-    "video": {
-        "max_size": env.int("MAX_VIDEO_BYTES", default=2048 * MB),
-        "types": env.list("VIDEO_TYPES", default=["video/mp4", "video/quicktime", "video/webm", "video/x-matroska"]),
-    },
-    "audio": {
-        "max_size": env.int("MAX_AUDIO_BYTES", default=200 * MB),
-        "types": env.list(
-            "AUDIO_TYPES",
-            default=[
-                "audio/mpeg",
-                "audio/mp4",
-                "audio/aac",
-                "audio/x-m4a",
-                "audio/wav",
-                "audio/x-wav",
-                "audio/flac",
-                "audio/ogg",
-                "audio/opus",
-            ],
-        ),
-    },
-    "document": {
-        "max_size": env.int("MAX_DOCUMENT_BYTES", default=100 * MB),
-        "types": env.list(
-            "DOCUMENT_TYPES",
-            default=[
-                "application/pdf",
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-                "application/vnd.oasis.opendocument.text",
-                "text/plain",
-            ],
-        ),
-    },
+    kind: {
+        "max_size": env.int(f"MAX_{kind.upper()}_BYTES", default=default_size),
+        # defaults from the formats table: a type it does not know would be rejected by every check after
+        "types": env.list(f"{kind.upper()}_TYPES", default=formats.accepted_types(kind)),
+    }
+    for kind, default_size in [
+        (formats.IMAGE, 50 * MB),
+        (formats.VIDEO, 2048 * MB),
+        (formats.AUDIO, 200 * MB),
+        (formats.DOCUMENT, 100 * MB),
+    ]
 }
 MAX_FILENAME_LENGTH = 255
 

@@ -12,13 +12,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from processing import formats
 from processing.errors import Rejected
 
 PROBE_TIMEOUT = 30  # seconds; ffprobe reads headers only
 DECODE_TIMEOUT = 120  # seconds; decoding audio runs at hundreds of times realtime
 # Uploads are hostile: only local files, and only the demuxers of the audio we accept, so a playlist
 # or concat file named .mp3 cannot make ffmpeg open other files or the network (as in video.py).
-SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", "mp3,mov,wav,flac,ogg,aac,matroska"]
+SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", ",".join(formats.decoders(formats.AUDIO))]
 
 
 def _url(path: Path) -> str:

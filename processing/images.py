@@ -43,7 +43,7 @@ import magic
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
-from processing import image_ops, sniff
+from processing import formats, image_ops, sniff
 from processing.errors import Rejected
 from processing.rendition import Rendition
 
@@ -59,7 +59,7 @@ if "PILLOW_BLOCKS_MAX" not in os.environ:
 
 # Only these decoders ever see an upload: Pillow knows dozens more formats (EPS
 # would even start Ghostscript), none of which we promised to accept.
-FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "HEIF", "TIFF", "BMP")
+FORMATS = formats.decoders(formats.IMAGE)
 ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
 # every image type sniffing knows, under any of its names
 _IMAGE_MIMES = frozenset(t for t in sniff.TYPE_FAMILIES if t.startswith("image/"))

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import IO
 
 from processing.errors import Rejected
+from processing.formats import VIDEO, decoders
 
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
@@ -96,8 +97,9 @@ class VideoSpec:
     thumbnail_size: int = 640  # longest side; never upscaled
     thumbnail_quality: int = 80
     progress_interval: float = 0.25  # at most ~4 progress callbacks a second
-    # Demuxers ffprobe/ffmpeg may use; anything else (hls, concat, image2...) is refused.
-    formats: tuple[str, ...] = ("mov", "matroska", "avi", "mpegts", "flv", "mpeg", "ogg", "asf")
+    # Demuxers ffprobe/ffmpeg may use, those of the accepted formats; anything else (hls, concat, image2...)
+    # is refused.
+    formats: tuple[str, ...] = decoders(VIDEO)
     ffmpeg: str = FFMPEG  # the binaries, for a build in another place
     ffprobe: str = FFPROBE
 
