@@ -26,6 +26,7 @@ from rq.timeouts import JobTimeoutException
 
 from media import lifecycle, moves, pipeline
 from media.models import Kind, Media, Status
+from processing.codes import ErrorCode
 from processing.errors import GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def process_media(media_id: str) -> str:
         return f"rejected: {exc.code}"
     except GiveUp as exc:
         message = f"Processing failed and was not retried. {exc.message.rstrip('.')}. An operator can retry it."
-        lifecycle.mark_failed(media.id, code="processing_failed", message=message, detail=exc.detail)
+        lifecycle.mark_failed(media.id, code=ErrorCode.PROCESSING_FAILED, message=message, detail=exc.detail)
         return "failed: not retried"
     except Superseded:
         if not Media.objects.filter(pk=media.id).exists():
@@ -129,7 +130,7 @@ def fill_outputs(media_id: str) -> str:
 def reject(media: Media, exc: Rejected) -> None:
     """The final REJECTED: malware is kept in quarantine/, every other byte of the media is removed."""
     fields = {}
-    if exc.code == "malware_detected":
+    if exc.code == ErrorCode.MALWARE_DETECTED:
         fields["quarantine_key"] = moves.quarantine(media)
     if lifecycle.mark_rejected(media.id, code=exc.code, message=exc.message, detail=exc.detail, **fields):
         moves.discard(media)
@@ -159,7 +160,7 @@ def on_job_failure(
         message = "Processing failed after several attempts; an operator can retry it."
     lifecycle.mark_failed(
         media_id,
-        code="processing_failed",
+        code=ErrorCode.PROCESSING_FAILED,
         message=message,
         detail=(f"{extra}\n\n" if extra else "") + detail[-20000:],
     )

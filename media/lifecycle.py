@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from media import events
 from media.models import Media, MediaOutput, Status
+from processing.codes import ErrorCode, Stage
 
 # The allowed moves: PENDING -> PROCESSING -> READY, with the exits of the contract.
 ALLOWED: dict[Status, frozenset[Status]] = {
@@ -58,7 +59,7 @@ def transition(
     if to in (Status.READY, Status.REJECTED, Status.FAILED, Status.EXPIRED):
         fields.setdefault("finished_at", now)
     if to == Status.READY:
-        fields.update(progress=100, stage="done", error_code="", error_message="", error_detail="")
+        fields.update(progress=100, stage=Stage.DONE, error_code="", error_message="", error_detail="")
     won = Media.objects.filter(pk=media_id, status__in=wanted).update(status=to, updated_at=now, **fields)
     if not won:
         return None
@@ -76,7 +77,7 @@ def start_processing(media_id: uuid.UUID | str, *, sources: Iterable[Status] = (
         to=Status.PROCESSING,
         sources=sources,
         progress=0,
-        stage="queued",
+        stage=Stage.QUEUED,
         error_code="",
         error_message="",
         error_detail="",
@@ -132,7 +133,7 @@ def mark_expired(media_id: uuid.UUID | str) -> Media | None:
     return transition(
         media_id,
         to=Status.EXPIRED,
-        error_code="upload_missing",
+        error_code=ErrorCode.UPLOAD_MISSING,
         error_message="The file was not uploaded and confirmed in time.",
     )
 

@@ -16,6 +16,7 @@ from rq.job import Job, JobStatus
 
 from media import jobs, lifecycle, moves, storage
 from media.models import Media, Status
+from processing.codes import ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def resume_stalled(
             if not dry_run:
                 lifecycle.mark_failed(
                     media.id,
-                    code="processing_failed",
+                    code=ErrorCode.PROCESSING_FAILED,
                     message="Processing failed after several attempts; an operator can retry it.",
                 )
             continue

@@ -20,6 +20,7 @@ from django.conf import settings
 from media import engines, lifecycle, moves, outputs, spool, storage
 from media.models import Kind, Media, Status
 from processing import audio, documents, scan, sniff
+from processing.codes import ErrorCode, Stage
 from processing.errors import GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def _step(media: Media, progress: int, stage: str) -> None:
 def _source(media: Media) -> str:
     key = moves.source_key(media)
     if key is None:
-        raise Rejected("upload_missing", "The uploaded file is no longer in storage; please upload it again.")
+        raise Rejected(ErrorCode.UPLOAD_MISSING, "The uploaded file is no longer in storage; please upload it again.")
     return key
 
 
@@ -47,16 +48,16 @@ def _sniff(media: Media, fileobj) -> sniff.Detection:
     if detection.family is None:
         declared = sniff.describe(media.content_type)
         if detection.mime == "application/x-empty":
-            raise Rejected("corrupt_file", "The file is empty.")
+            raise Rejected(ErrorCode.CORRUPT_FILE, "The file is empty.")
         if detection.mime == sniff.UNRECOGNISED:
             # no format at all in the bytes: the file is garbled or damaged, not of some other type
             raise Rejected(
-                "corrupt_file",
+                ErrorCode.CORRUPT_FILE,
                 f"The file is damaged or is not {declared}, so it cannot be read.",
                 f"libmagic: {detection.mime}",
             )
         raise Rejected(
-            "type_mismatch",
+            ErrorCode.TYPE_MISMATCH,
             f"The file is {sniff.describe(detection.mime)}, not {declared} as declared.",
             f"libmagic: {detection.mime}",
         )
@@ -77,20 +78,22 @@ def _finish(media: Media, made: dict[str, str], **fields) -> None:
 def run_inline(media: Media) -> None:
     """Audio and documents: sniff, scan, probe (audio), move to permanent/, READY."""
     key = _source(media)
-    _step(media, 10, "downloading")
+    _step(media, 10, Stage.DOWNLOADING)
     with spool.fetch(key, size=media.size) as spooled:
-        _step(media, 30, "validating")
+        _step(media, 30, Stage.VALIDATING)
         detection = _sniff(media, spooled.file)
-        _step(media, 50, "scanning")
+        _step(media, 50, Stage.SCANNING)
         verdict = scan.scan(spooled.file, engines.clamd())
         if not verdict.clean:
-            raise Rejected("malware_detected", "The file contains malware and was not accepted.", verdict.signature)
+            raise Rejected(
+                ErrorCode.MALWARE_DETECTED, "The file contains malware and was not accepted.", verdict.signature
+            )
         if media.kind == Kind.AUDIO:
-            _step(media, 70, "probing")
+            _step(media, 70, Stage.PROBING)
             metadata = audio.probe_audio(spooled.path(), **engines.ffmpeg_tools())
         else:
             metadata = documents.describe(spooled.file, detection.family)
-    _step(media, 90, "storing")
+    _step(media, 90, Stage.STORING)
     original = moves.promote(media, detection.family, etag=spooled.etag)
     _finish(media, {}, original_key=original, detected_type=detection.mime, metadata=metadata)
 
@@ -101,22 +104,22 @@ def run_image(media: Media) -> None:
 
     wanted = [output for output in outputs.missing(media) if output.builder == "image"]
     key = _source(media)
-    _step(media, 10, "downloading")
+    _step(media, 10, Stage.DOWNLOADING)
     with spool.fetch(key, size=media.size, to_disk=True) as spooled, spool.workdir() as work:
-        _step(media, 20, "validating")
+        _step(media, 20, Stage.VALIDATING)
         detection = _sniff(media, spooled.file)
         # render_image checks the header limits itself before decoding a pixel: no separate probe,
         # which would open and parse the file a second time
-        _step(media, 30, "thumbnail")
+        _step(media, 30, Stage.THUMBNAIL)
         result = images.render_image(
             spooled.path(),
             work,
             engines.image_spec(),
             [output.rendition() for output in wanted],
             # the larger renditions are the long step; clients know it as optimizing the image
-            on_stage=lambda name: _step(media, 50, "optimized"),
+            on_stage=lambda name: _step(media, 50, Stage.OPTIMIZED),
         )
-        _step(media, 80, "uploading")
+        _step(media, 80, Stage.UPLOADING)
         original = moves.promote(media, detection.family, etag=spooled.etag)
         made = _upload_outputs(media, [(output, result.files[output.name]) for output in wanted])
     _finish(media, made, original_key=original, detected_type=detection.mime, metadata=result.metadata)
@@ -136,9 +139,9 @@ def run_video(media: Media) -> None:
     wanted = {output.builder: output for output in outputs.missing(media)}
     spec = engines.video_spec()
     key = _source(media)
-    _step(media, 5, "downloading")
+    _step(media, 5, Stage.DOWNLOADING)
     with spool.fetch(key, size=media.size, to_disk=True) as spooled, spool.workdir() as work:
-        _step(media, 10, "validating")
+        _step(media, 10, Stage.VALIDATING)
         detection = _sniff(media, spooled.file)
         info = video.probe_video(spooled.path(), spec)
         # ffmpeg gets time in proportion to the clip (2x realtime is typical here: bench/README.md),
@@ -147,18 +150,18 @@ def run_video(media: Media) -> None:
         uploads: list[tuple[Path, str, str]] = []
         metadata = info.metadata()
         if thumbnail := wanted.get("video_thumbnail"):
-            _step(media, 12, "thumbnail")
+            _step(media, 12, Stage.THUMBNAIL)
             video.make_thumbnail(spooled.path(), work / thumbnail.filename, info, spec)
             uploads.append((work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type))
         if playlist := wanted.get("hls"):
-            _step(media, 15, "transcoding")
+            _step(media, 15, Stage.TRANSCODING)
             try:
                 result = video.transcode_hls(
                     spooled.path(),
                     work / "hls",
                     info,
                     spec,
-                    on_progress=_rising(media, start=15, span=75, stage="transcoding"),
+                    on_progress=_rising(media, start=15, span=75, stage=Stage.TRANSCODING),
                 )
             except video.TranscodeError as exc:
                 if exc.reason == "timeout":
@@ -170,7 +173,7 @@ def run_video(media: Media) -> None:
                 for rel in result.files()
             ]
             metadata["renditions"] = [f"{r.width}x{r.height}" for r in result.renditions]
-        _step(media, 92, "uploading")
+        _step(media, 92, Stage.UPLOADING)
         original = moves.promote(media, detection.family, etag=spooled.etag)
         with ThreadPoolExecutor(max_workers=8) as pool:  # many small segments: upload in parallel
             for done in [pool.submit(_upload, *item) for item in uploads]:

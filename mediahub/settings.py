@@ -227,6 +227,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # the enums under their own names (processing/codes.py), not drf-spectacular's guesses
+    "ENUM_NAME_OVERRIDES": {"ErrorCode": "processing.codes.ErrorCode", "Stage": "processing.codes.Stage"},
 }
 
 # /metrics is open when empty (scraped on a private network); otherwise it needs "Authorization: Bearer <token>".

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from processing import formats
+from processing.codes import ErrorCode
 from processing.errors import Rejected
 
 PROBE_TIMEOUT = 30  # seconds; ffprobe reads headers only
@@ -50,28 +51,32 @@ def probe_audio(path: Path, *, ffprobe: str = "ffprobe", ffmpeg: str = "ffmpeg")
         # a busy machine, not necessarily a bad file: transient, so the job layer retries it
         raise TimeoutError("ffprobe timed out reading an audio file") from exc
     if result.returncode != 0:
-        raise Rejected("corrupt_file", "The audio file is damaged or not a format we can play.", result.stderr[-2000:])
+        raise Rejected(
+            ErrorCode.CORRUPT_FILE, "The audio file is damaged or not a format we can play.", result.stderr[-2000:]
+        )
     info = json.loads(result.stdout or "{}")
     streams = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
     fmt = info.get("format", {})
     duration = _number(fmt.get("duration")) or (_number(streams[0].get("duration")) if streams else None)
     if not streams:
-        raise Rejected("corrupt_file", "The file has no audio in it.", json.dumps(info)[:2000])
+        raise Rejected(ErrorCode.CORRUPT_FILE, "The file has no audio in it.", json.dumps(info)[:2000])
     moving = [s for s in info.get("streams", []) if s.get("codec_type") == "video" and not _is_cover_art(s)]
     if moving:
         # An MP4 film sniffs as an ISO media file like an M4A does; kept as audio it would skip the
         # video checks and be served as audio/mp4. Cover art (an attached picture) is fine.
         raise Rejected(
-            "type_mismatch",
+            ErrorCode.TYPE_MISMATCH,
             "The file contains video, not just audio; upload it as a video.",
             f"video streams: {[s.get('codec_name') for s in moving]}",
         )
     if not duration or duration <= 0:
-        raise Rejected("corrupt_file", "The audio file is damaged: its length cannot be read.", json.dumps(info)[:2000])
+        raise Rejected(
+            ErrorCode.CORRUPT_FILE, "The audio file is damaged: its length cannot be read.", json.dumps(info)[:2000]
+        )
     decoded = _decoded_seconds(path, ffmpeg)
     if decoded < duration * 0.9 - 0.1:
         raise Rejected(
-            "corrupt_file",
+            ErrorCode.CORRUPT_FILE,
             "The audio file is incomplete: it ends before its stated length.",
             f"headers say {duration:.3f}s, {decoded:.3f}s decoded",
         )

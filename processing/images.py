@@ -7,7 +7,7 @@ it returns.
 The still-image pipeline, in the order that keeps it cheap:
 
 1. `Image.open` reads the header only; pixel count, sides and frames are
-   checked there, before anything is decoded (`image_too_large`).
+   checked there, before anything is decoded (`too_large`).
 2. JPEGs decode with DCT scaling (`draft`) to the smallest 1/2, 1/4 or 1/8
    size that is still at least what the outputs need; nothing else is decoded
    twice.
@@ -44,6 +44,7 @@ import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
 from processing import formats, image_ops, sniff
+from processing.codes import ErrorCode
 from processing.errors import Rejected
 from processing.rendition import Rendition
 
@@ -288,14 +289,14 @@ def _check(img: Image.Image, spec: ImageSpec) -> ImageInfo:
     detail = f"{info.format} {width}x{height}, {frames} frame(s)"
     if width * height > spec.max_pixels or max(width, height) > spec.max_side:
         raise Rejected(
-            "image_too_large",
+            ErrorCode.TOO_LARGE,
             f"The image is too large ({width} x {height} pixels); "
             f"the limit is {spec.max_pixels // 1_000_000} megapixels and {spec.max_side} pixels a side.",
             detail,
         )
     if info.animated and (frames > spec.max_frames or frames * width * height > spec.max_animation_pixels):
         raise Rejected(
-            "image_too_large",
+            ErrorCode.TOO_LARGE,
             f"The animation is too large ({frames} frames of {width} x {height} pixels).",
             detail,
         )
@@ -310,7 +311,7 @@ def _decoding(src_path: Path | None = None) -> Iterator[None]:
     except UnidentifiedImageError as exc:
         raise _unidentified(src_path, exc) from exc
     except Image.DecompressionBombError as exc:
-        raise Rejected("image_too_large", "The image is too large to process.", str(exc)) from exc
+        raise Rejected(ErrorCode.TOO_LARGE, "The image is too large to process.", str(exc)) from exc
     except OSError as exc:
         if exc.errno is not None:  # the file system failed, not the image
             raise
@@ -322,7 +323,7 @@ def _decoding(src_path: Path | None = None) -> Iterator[None]:
 
 def _corrupt(exc: BaseException) -> Rejected:
     return Rejected(
-        "corrupt_file",
+        ErrorCode.CORRUPT_FILE,
         "The image file is damaged or incomplete and cannot be read. Please upload it again.",
         f"{type(exc).__name__}: {exc}",
     )
@@ -334,7 +335,7 @@ def _unidentified(src_path: Path | None, exc: BaseException) -> Rejected:
     if mime in _IMAGE_MIMES or mime in ("application/octet-stream", "inode/x-empty", ""):
         return _corrupt(exc)
     return Rejected(
-        "unsupported_type",
+        ErrorCode.UNSUPPORTED_TYPE,
         "This file type is not supported. Please upload a JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF or BMP image.",
         f"{mime}: {exc}",
     )

@@ -13,6 +13,7 @@ from typing import IO
 import clamd
 import pybreaker
 
+from processing.codes import ErrorCode
 from processing.errors import Rejected, ScanUnavailable
 
 breaker = pybreaker.CircuitBreaker(fail_max=3, reset_timeout=15, name="clamd")
@@ -58,7 +59,7 @@ def scan(fileobj: IO[bytes], server: Clamd) -> ScanResult:
         return ScanResult(clean=True)
     if "size limit" in (signature or "").lower():
         # clamd's StreamMaxLength is below the file: it can never be scanned, so never accepted
-        raise Rejected("too_large", "The file is too large to be checked for viruses.", f"clamd: {signature}")
+        raise Rejected(ErrorCode.TOO_LARGE, "The file is too large to be checked for viruses.", f"clamd: {signature}")
     # any other ERROR is a scanner problem: the file waits, it is never taken as clean
     raise ScanUnavailable(f"clamd could not scan the file: {signature}")
 

@@ -9,8 +9,8 @@ layer downloads the upload, calls these, and uploads what they write.
   network; the decoders refuse frames over the pixel cap.
 - `probe_video` reads the container headers and applies every cap (duration,
   dimensions, pixels, frame rate, frame count) before anything is decoded in
-  full. Over a cap is `Rejected("too_large")`; no decodable video stream or no
-  duration is `Rejected("corrupt_file")`.
+  full. Over a cap is `Rejected(ErrorCode.TOO_LARGE)`; no decodable video stream or no
+  duration is `Rejected(ErrorCode.CORRUPT_FILE)`.
 - `transcode_hls` decodes once. One filter graph scales the source to the
   largest rung and every smaller rung from the one above it (cheaper than
   scaling each from the source, same quality: bench/README.md); each rung has
@@ -43,6 +43,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
+from processing.codes import ErrorCode
 from processing.errors import Rejected
 from processing.formats import VIDEO, decoders
 
@@ -193,7 +194,7 @@ def probe_video(path: Path, spec: VideoSpec | None = None) -> VideoInfo:
         raise TranscodeError("Reading the video took too long.", str(exc), reason="timeout") from exc
     errors = done.stderr.decode("utf-8", "replace")[-_TAIL_CHARS:]
     if "exceeds specified max pixel count" in errors:
-        raise Rejected("too_large", _too_large_pixels(spec), errors)
+        raise Rejected(ErrorCode.TOO_LARGE, _too_large_pixels(spec), errors)
     try:
         data = json.loads(done.stdout or b"{}") if done.returncode == 0 else {}
     except ValueError:
@@ -204,7 +205,7 @@ def probe_video(path: Path, spec: VideoSpec | None = None) -> VideoInfo:
         # ffprobe may have read the file fine (an audio-only MP4): say what it found, for moderators
         found = ", ".join(f"{s.get('codec_type')} ({s.get('codec_name')})" for s in streams) or "none"
         raise Rejected(
-            "corrupt_file", "The file has no video we can read.", errors or f"no video stream; streams: {found}"
+            ErrorCode.CORRUPT_FILE, "The file has no video we can read.", errors or f"no video stream; streams: {found}"
         )
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
 
@@ -213,9 +214,9 @@ def probe_video(path: Path, spec: VideoSpec | None = None) -> VideoInfo:
     stored_w, stored_h = int(video.get("width") or 0), int(video.get("height") or 0)
     fps = _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate"))
     if not duration:
-        raise Rejected("corrupt_file", "The video has no duration; the file may be damaged.", errors)
+        raise Rejected(ErrorCode.CORRUPT_FILE, "The video has no duration; the file may be damaged.", errors)
     if stored_w <= 0 or stored_h <= 0 or not fps:
-        raise Rejected("corrupt_file", "The video's picture size or frame rate is unreadable.", errors)
+        raise Rejected(ErrorCode.CORRUPT_FILE, "The video's picture size or frame rate is unreadable.", errors)
 
     sar = _rate(str(video.get("sample_aspect_ratio", "1:1")).replace(":", "/")) or 1.0
     rotation = _rotation(video)
@@ -226,17 +227,19 @@ def probe_video(path: Path, spec: VideoSpec | None = None) -> VideoInfo:
 
     detail = f"{stored_w}x{stored_h} (displayed {width}x{height}), {fps:.3f} fps, {duration:.3f} s, {frames} frames"
     if duration > spec.max_duration:
-        raise Rejected("too_large", f"The video is longer than {_minutes(spec.max_duration)}.", detail)
+        raise Rejected(ErrorCode.TOO_LARGE, f"The video is longer than {_minutes(spec.max_duration)}.", detail)
     if (
         max(width, height) > max(spec.max_width, spec.max_height)
         or min(width, height) > min(spec.max_width, spec.max_height)
         or stored_w * stored_h > spec.max_pixels
     ):
-        raise Rejected("too_large", _too_large_pixels(spec), detail)
+        raise Rejected(ErrorCode.TOO_LARGE, _too_large_pixels(spec), detail)
     if fps > spec.max_fps:
-        raise Rejected("too_large", f"The video's frame rate is above {spec.max_fps:g} frames a second.", detail)
+        raise Rejected(
+            ErrorCode.TOO_LARGE, f"The video's frame rate is above {spec.max_fps:g} frames a second.", detail
+        )
     if frames > spec.max_frames:
-        raise Rejected("too_large", f"The video has more than {spec.max_frames} frames.", detail)
+        raise Rejected(ErrorCode.TOO_LARGE, f"The video has more than {spec.max_frames} frames.", detail)
 
     return VideoInfo(
         duration=duration,
@@ -326,7 +329,7 @@ def make_thumbnail(
             _run_ffmpeg(args, timeout=spec.thumbnail_timeout, stall_timeout=spec.thumbnail_timeout, binary=spec.ffmpeg)
             if out_path.is_file() and out_path.stat().st_size > 0:
                 return
-        raise Rejected("corrupt_file", "No picture could be read from the video.")
+        raise Rejected(ErrorCode.CORRUPT_FILE, "No picture could be read from the video.")
     except BaseException:
         out_path.unlink(missing_ok=True)
         raise
@@ -397,7 +400,7 @@ def transcode_hls(
         # A header that promises more than the data holds is a damaged (e.g. truncated) upload.
         if info.duration > 2 and reached < info.duration / 2:
             raise Rejected(
-                "corrupt_file",
+                ErrorCode.CORRUPT_FILE,
                 "The video file is incomplete or damaged.",
                 f"decoded {reached:.2f} s of the {info.duration:.2f} s the header announces",
             )
@@ -631,7 +634,7 @@ def _run_ffmpeg(
             if pattern.search(errors):
                 raise TranscodeError(message, detail)
         if _CORRUPT.search(errors):
-            raise Rejected("corrupt_file", "The video file is damaged or cannot be decoded.", detail)
+            raise Rejected(ErrorCode.CORRUPT_FILE, "The video file is damaged or cannot be decoded.", detail)
         raise TranscodeError(f"The video could not be converted (ffmpeg exit status {proc.returncode}).", detail)
     return out_us / 1e6
 

@@ -46,6 +46,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from media import queue_status
 from media.events import event_for, group_name
 from media.models import TERMINAL, Media, Status
+from processing.codes import ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,9 @@ class MediaConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             content = None
         if not isinstance(content, dict) or content.get("action") != "sync":
-            await self.send_json({"event": "error", "code": "unknown_action", "message": 'Send {"action": "sync"}.'})
+            await self.send_json(
+                {"event": "error", "code": ErrorCode.UNKNOWN_ACTION, "message": 'Send {"action": "sync"}.'}
+            )
             return
         await self._catch_up()
 

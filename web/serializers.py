@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator
@@ -10,6 +11,12 @@ from rest_framework import serializers
 
 from media import selectors
 from media.models import Kind, Media, Status
+from processing.codes import ErrorCode, Stage
+
+
+def enum_choices(enum: type[StrEnum]) -> list[tuple[str, str]]:
+    """(value, name): the pairs drf-spectacular's ENUM_NAME_OVERRIDES derives from the enum, so the schema names it."""
+    return [(member.value, member.name) for member in enum]
 
 
 class FilenameField(serializers.CharField):
@@ -39,7 +46,7 @@ class MediaFilter(serializers.Serializer):
 
 
 class ProblemDetail(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable, machine-readable: type_mismatch, too_large, not_found, ...")
+    code = serializers.ChoiceField(choices=enum_choices(ErrorCode), help_text="Stable, machine-readable.")
     message = serializers.CharField(help_text="A sentence for the user.")
     field = serializers.CharField(required=False, help_text="The input field at fault, for invalid input.")
 
@@ -63,6 +70,7 @@ class UploadOutput(serializers.Serializer):
 
 
 class MediaOutput(serializers.ModelSerializer):
+    stage = serializers.ChoiceField(choices=enum_choices(Stage), allow_blank=True, read_only=True)
     error = serializers.SerializerMethodField()
     urls = serializers.SerializerMethodField()
 
