@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import requests
+
+# The shared photo corpus, beside the checkout (tests that need it skip when it is absent).
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 def put_upload(upload: dict, body: bytes) -> requests.Response:

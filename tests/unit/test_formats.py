@@ -22,7 +22,7 @@ def test_the_engines_allow_exactly_the_tables_decoders() -> None:
     Image.init()  # Pillow registers its plugins lazily
     assert set(images.FORMATS) <= set(Image.OPEN)  # each one has a Pillow opener (HEIF from pillow-heif)
     assert video.VideoSpec().formats == ("mov", "matroska")
-    assert audio.SAFE_INPUT[-1] == "mp3,mov,aac,wav,flac,ogg"
+    assert audio.DEMUXERS == ("mp3", "mov", "aac", "wav", "flac", "ogg")
 
 
 def test_an_accepted_type_the_table_does_not_know_fails_the_start_up_check(settings) -> None:

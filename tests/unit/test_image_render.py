@@ -19,9 +19,8 @@ from PIL import Image, ImageChops, ImageCms, ImageStat
 
 from processing.errors import Rejected
 from processing.images import ImageSpec, Rendition, default_renditions, probe_image, render_image
-from tests.helpers import webp_chunks
+from tests.helpers import CORPUS, webp_chunks
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
 # Small outputs keep the corpus tests fast; the pipeline is the same at any size.
 SMALL = ImageSpec(optimized_max=256)
