@@ -123,8 +123,8 @@ RQ_QUEUES = {
         ("default", JOB_TIMEOUT_INLINE),
     )
 }
+# Jobs are enqueued once the row they read is committed: media.jobs.enqueue uses transaction.on_commit.
 RQ = {
-    "COMMIT_MODE": "on_db_commit",  # jobs are enqueued only once the row they read is committed
     # Jobs run in the worker process itself, not a fork per job: a fork costs ~19 ms CPU and re-imports
     # Pillow and rebuilds the S3 client in every child (bench/jobqueue.py: 624 -> 259 ms CPU per 1 MP
     # image). Timeouts still work (SIGALRM), ffmpeg runs in its own process, and image decoding is
@@ -148,8 +148,8 @@ AWS_DEFAULT_ACL = None
 UPLOAD_URL_EXPIRY = env.int("UPLOAD_URL_EXPIRY", default=900)  # seconds a presigned PUT stays valid
 RENDITION_CACHE_CONTROL = env.str("RENDITION_CACHE_CONTROL", default="private, max-age=31536000, immutable")
 
+# Media objects go through media/storage.py (its own S3Storage instances), never Django's default storage.
 STORAGES = {
-    "default": {"BACKEND": "storages.backends.s3.S3Storage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
