@@ -24,9 +24,8 @@ from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.timeouts import JobTimeoutException
 
-from media import lifecycle, moves, pipeline
+from media import actions, lifecycle, pipeline
 from media.models import Kind, Media, Status
-from processing.codes import ErrorCode
 from processing.errors import GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)
@@ -101,15 +100,13 @@ def process_media(media_id: str) -> str:
     try:
         pipeline.PIPELINES[media.kind](media)
     except Rejected as exc:
-        reject(media, exc)
+        actions.media_reject(media=media, exc=exc)
         return f"rejected: {exc.code}"
     except GiveUp as exc:
-        message = f"Processing failed and was not retried. {exc.message.rstrip('.')}. An operator can retry it."
-        lifecycle.mark_failed(media.id, code=ErrorCode.PROCESSING_FAILED, message=message, detail=exc.detail)
+        actions.media_fail(media_id=media.id, reason=exc.message, detail=exc.detail, retried=False)
         return "failed: not retried"
     except Superseded:
-        if not Media.objects.filter(pk=media.id).exists():
-            moves.remove_all(media)  # deleted while it ran: drop what this run wrote
+        actions.drop_if_deleted(media=media)
         return "stopped: no longer PROCESSING"
     return "ready"
 
@@ -127,18 +124,6 @@ def fill_outputs(media_id: str) -> str:
     return "filled"
 
 
-def reject(media: Media, exc: Rejected) -> None:
-    """The final REJECTED: malware is kept in quarantine/, every other byte of the media is removed."""
-    fields = {}
-    if exc.code == ErrorCode.MALWARE_DETECTED:
-        fields["quarantine_key"] = moves.quarantine(media)
-    if lifecycle.mark_rejected(media.id, code=exc.code, message=exc.message, detail=exc.detail, **fields):
-        moves.discard(media)
-    elif not Media.objects.filter(pk=media.id).exists():
-        moves.remove_all(media)  # deleted meanwhile: the quarantined copy would belong to nobody
-    log.info("media %s rejected: %s (%s)", media.id, exc.code, exc.detail[:200])
-
-
 def on_job_failure(
     job: Job, connection: object, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
 ) -> None:
@@ -154,16 +139,7 @@ def on_job_failure(
     if isinstance(exc, JobTimeoutException):  # RQ's own text names a "Task" and its internals
         reason = f"It took longer than its time limit ({job.timeout} s) and was stopped."
     extra = exc.detail if isinstance(getattr(exc, "detail", None), str) else ""
-    if reason:  # its own sentence: the reasons are full sentences, capitalised and ending in a period
-        message = f"Processing failed after several attempts. {reason.rstrip('.')}. An operator can retry it."
-    else:
-        message = "Processing failed after several attempts; an operator can retry it."
-    lifecycle.mark_failed(
-        media_id,
-        code=ErrorCode.PROCESSING_FAILED,
-        message=message,
-        detail=(f"{extra}\n\n" if extra else "") + detail[-20000:],
-    )
+    actions.media_fail(media_id=media_id, reason=reason, detail=(f"{extra}\n\n" if extra else "") + detail[-20000:])
 
 
 def run_inline(media: Media) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from media import engines, lifecycle, moves, outputs, spool, storage
+from media import actions, engines, lifecycle, moves, outputs, spool, storage
 from media.models import Kind, Media, Status
 from processing import audio, documents, scan, sniff
 from processing.codes import ErrorCode, Stage
@@ -71,8 +71,8 @@ def _finish(media: Media, made: dict[str, str], **fields) -> None:
         finished = lifecycle.add_outputs(media.id, made)
     else:
         finished = lifecycle.mark_ready(media.id, outputs=made, **fields)
-    if finished is None and not Media.objects.filter(pk=media.id).exists():
-        moves.remove_all(media)
+    if finished is None:
+        actions.drop_if_deleted(media=media)
 
 
 def run_inline(media: Media) -> None:
