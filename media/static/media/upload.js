@@ -271,6 +271,18 @@
         audio.setAttribute("aria-label", `Audio: ${name}`);
         figure.append(audio);
       }
+      // any other declared output (the server's media/outputs.py) is offered as a link under its name
+      const shown = new Set(["original", "thumbnail", "optimized", "hls"]);
+      for (const [output, url] of Object.entries(urls)) {
+        if (shown.has(output) || !url) continue;
+        const link = document.createElement("a");
+        link.href = url;
+        link.target = "_blank";
+        link.rel = "noopener";
+        link.className = "output";
+        link.textContent = output;
+        figure.append(link);
+      }
       if (urls.original && media.kind !== "image") {
         const download = document.createElement("a");
         download.href = urls.original;
