@@ -6,8 +6,9 @@ from pathlib import Path
 
 import requests
 
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
 # The shared photo corpus, beside the checkout (tests that need it skip when it is absent).
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = ROOT.parent / "shared" / "corpus"
 
 
 def put_upload(upload: dict, body: bytes) -> requests.Response:
