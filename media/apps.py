@@ -7,4 +7,4 @@ class MediaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from media import signals  # noqa: F401 (connects the receivers)
+        from media import checks, signals  # noqa: F401 - the start-up checks and the signal receivers

@@ -19,8 +19,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
-from media.events import group_name
-from media.ws_auth import token_digest
+from media.events import group_name, token_digest
 
 log = logging.getLogger(__name__)
 

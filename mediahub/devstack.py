@@ -302,7 +302,7 @@ def run() -> int:
         # and maintenance on `default`); the other takes images first, then videos, then `default`.
         manager.add_process("images", f"{python} manage.py rqworker images default --with-scheduler")
         manager.add_process("worker", f"{python} manage.py rqworker images videos default --with-scheduler")
-        manager.add_process("scheduler", f"{python} manage.py rqcron processing.cron")
+        manager.add_process("scheduler", f"{python} manage.py rqcron media.cron")
         print(f"mediahub on http://127.0.0.1:{port}/  (API docs: /api/docs/, admin: /admin/); Ctrl-C stops all")
         if settings.DEBUG:
             print("development mode: DEBUG is on; set MEDIAHUB_ENV=production for a real deployment")

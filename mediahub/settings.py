@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from processing import formats
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # local files (SQLite, spooled downloads); never inside a package
 
@@ -49,7 +51,6 @@ INSTALLED_APPS = [
     "axes",
     "channels",
     "media",
-    "processing",
 ]
 
 MIDDLEWARE = [
@@ -64,18 +65,18 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last: answers 429 for a locked-out login
 ]
 
-# --- Logins: django-axes counts failures per account and per client address (media/login_guard.py) ----------
+# --- Logins: django-axes counts failures per account and per client address (web/login_guard.py) ------------
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", default=15)
 # Proxies in front of the app that append to X-Forwarded-For; 0: the socket's peer is the client.
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
-AXES_HANDLER = "media.login_guard.CacheHandler"
+AXES_HANDLER = "web.login_guard.CacheHandler"
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = LOGIN_COOLOFF_MINUTES / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own
-AXES_CLIENT_IP_CALLABLE = "media.login_guard.client_address"
-AXES_LOCKOUT_CALLABLE = "media.login_guard.lockout"
+AXES_CLIENT_IP_CALLABLE = "web.login_guard.client_address"
+AXES_LOCKOUT_CALLABLE = "web.login_guard.lockout"
 AXES_VERBOSE = False
 
 ROOT_URLCONF = "mediahub.urls"
@@ -156,8 +157,8 @@ RQ_QUEUES = {
         ("default", JOB_TIMEOUT_INLINE),
     )
 }
+# Jobs are enqueued once the row they read is committed: media.jobs.enqueue uses transaction.on_commit.
 RQ = {
-    "COMMIT_MODE": "on_db_commit",  # jobs are enqueued only once the row they read is committed
     # Jobs run in the worker process itself, not a fork per job: a fork costs ~19 ms CPU and re-imports
     # Pillow and rebuilds the S3 client in every child (bench/jobqueue.py: 624 -> 259 ms CPU per 1 MP
     # image). Timeouts still work (SIGALRM), ffmpeg runs in its own process, and image decoding is
@@ -193,8 +194,8 @@ AWS_DEFAULT_ACL = None
 UPLOAD_URL_EXPIRY = env.int("UPLOAD_URL_EXPIRY", default=900)  # seconds a presigned PUT stays valid
 RENDITION_CACHE_CONTROL = env.str("RENDITION_CACHE_CONTROL", default="private, max-age=31536000, immutable")
 
+# Media objects go through media/storage.py (its own S3Storage instances), never Django's default storage.
 STORAGES = {
-    "default": {"BACKEND": "storages.backends.s3.S3Storage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
@@ -219,58 +220,17 @@ FFPROBE_BIN = env.str("FFPROBE_BIN", default="ffprobe")
 # --- What may be uploaded --------------------------------------------------------
 MB = 1024 * 1024
 MEDIA_KINDS = {
-    "image": {
-        "max_size": env.int("MAX_IMAGE_BYTES", default=50 * MB),
-        "types": env.list(
-            "IMAGE_TYPES",
-            default=[
-                "image/jpeg",
-                "image/png",
-                "image/webp",
-                "image/gif",
-                "image/avif",
-                "image/heic",
-                "image/heif",
-                "image/tiff",
-                "image/bmp",
-            ],
-        ),
-    },
-    "video": {
-        "max_size": env.int("MAX_VIDEO_BYTES", default=2048 * MB),
-        "types": env.list("VIDEO_TYPES", default=["video/mp4", "video/quicktime", "video/webm", "video/x-matroska"]),
-    },
-    "audio": {
-        "max_size": env.int("MAX_AUDIO_BYTES", default=200 * MB),
-        "types": env.list(
-            "AUDIO_TYPES",
-            default=[
-                "audio/mpeg",
-                "audio/mp4",
-                "audio/aac",
-                "audio/x-m4a",
-                "audio/wav",
-                "audio/x-wav",
-                "audio/flac",
-                "audio/ogg",
-                "audio/opus",
-            ],
-        ),
-    },
-    "document": {
-        "max_size": env.int("MAX_DOCUMENT_BYTES", default=100 * MB),
-        "types": env.list(
-            "DOCUMENT_TYPES",
-            default=[
-                "application/pdf",
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-                "application/vnd.oasis.opendocument.text",
-                "text/plain",
-            ],
-        ),
-    },
+    kind: {
+        "max_size": env.int(f"MAX_{kind.upper()}_BYTES", default=default_size),
+        # defaults from the formats table: a type it does not know would be rejected by every check after
+        "types": env.list(f"{kind.upper()}_TYPES", default=formats.accepted_types(kind)),
+    }
+    for kind, default_size in [
+        (formats.IMAGE, 50 * MB),
+        (formats.VIDEO, 2048 * MB),
+        (formats.AUDIO, 200 * MB),
+        (formats.DOCUMENT, 100 * MB),
+    ]
 }
 MAX_FILENAME_LENGTH = 255
 
@@ -307,7 +267,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "media.api.exception_handler",
+    "EXCEPTION_HANDLER": "web.api.exception_handler",
     "NUM_PROXIES": NUM_PROXIES,  # throttles take the client address from the proxy count, never a raw header
     "DEFAULT_THROTTLE_RATES": {
         "media_create": env.str("THROTTLE_MEDIA_CREATE", default="600/minute"),
@@ -321,6 +281,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # the enums under their own names (processing/codes.py), not drf-spectacular's guesses
+    "ENUM_NAME_OVERRIDES": {"ErrorCode": "processing.codes.ErrorCode", "Stage": "processing.codes.Stage"},
 }
 
 # /metrics and the detailed /api/health/ need "Authorization: Bearer <token>" (or a staff session); without a

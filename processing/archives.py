@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
+from processing.codes import ErrorCode
 from processing.errors import Rejected
 from processing.scan import ScanResult
 
@@ -49,7 +50,7 @@ def scan_parts(fileobj: IO[bytes], limits: Limits, scan: Callable[[IO[bytes]], S
         return _walk(fileobj, 0, _Budget(limits), scan)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
         # RuntimeError: an encrypted part (a document never has one); NotImplementedError: unknown compression
-        raise Rejected("corrupt_file", "The document is damaged and cannot be read.", f"zip: {exc}") from exc
+        raise Rejected(ErrorCode.CORRUPT_FILE, "The document is damaged and cannot be read.", f"zip: {exc}") from exc
     finally:
         fileobj.seek(0)
 
@@ -62,7 +63,7 @@ def _walk(fileobj: IO[bytes], depth: int, budget: _Budget, scan: Callable[[IO[by
             budget.members += 1
             if budget.members > budget.limits.max_members:
                 raise Rejected(
-                    "too_large",
+                    ErrorCode.TOO_LARGE,
                     "The document has too many parts to be checked for viruses.",
                     f"more than {budget.limits.max_members} zip members",
                 )
@@ -74,7 +75,7 @@ def _walk(fileobj: IO[bytes], depth: int, budget: _Budget, scan: Callable[[IO[by
                 if zipfile.is_zipfile(part):
                     if depth + 1 > budget.limits.max_depth:
                         raise Rejected(
-                            "malware_detected",
+                            ErrorCode.MALWARE_DETECTED,
                             "The file hides archives too deep inside each other to be checked for viruses.",
                             f"zip nested deeper than {budget.limits.max_depth} in {info.filename!r}",
                         )
@@ -90,7 +91,7 @@ def _inflate(member: IO[bytes], part: IO[bytes], budget: _Budget) -> None:
         budget.unpacked += len(chunk)
         if budget.unpacked > budget.limits.max_unpacked:
             raise Rejected(
-                "too_large",
+                ErrorCode.TOO_LARGE,
                 "The document unpacks to too much data to be checked for viruses.",
                 f"more than {budget.limits.max_unpacked} bytes unpacked",
             )

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from processing.codes import ErrorCode
 from processing.errors import Rejected
 
 # JPEG markers without a length field
@@ -42,7 +43,7 @@ def clean_original(src: Path, dst: Path, family: str) -> Path | None:
     try:
         dst.write_bytes(cleaner(data, _orientation(src) if family == "jpeg" else 1))
     except (struct.error, IndexError, ValueError) as exc:
-        raise Rejected("corrupt_file", "The image is damaged and cannot be read.", f"original: {exc}") from exc
+        raise Rejected(ErrorCode.CORRUPT_FILE, "The image is damaged and cannot be read.", f"original: {exc}") from exc
     return dst
 
 

@@ -1,4 +1,5 @@
-"""Test set-up: the real local stack, and an S3 bucket, Redis queues and channel prefix of this run's own.
+"""Test set-up of the integration tier: the real local stack, and an S3 bucket, Redis queues and channel
+prefix of this run's own (tests/unit overrides the stack fixture and starts nothing).
 
 Services that already answer are used as they are; the ones this session
 starts are stopped at its end. Each run gets a fresh bucket, so parallel runs
@@ -20,9 +21,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from mediahub import devstack
-
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
+from tests.helpers import CORPUS
 
 
 @pytest.fixture(scope="session", autouse=True)

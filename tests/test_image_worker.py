@@ -23,20 +23,18 @@ from typing import Any
 
 import django_rq
 import pytest
-import requests
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from PIL import Image, ImageOps
 from rest_framework.test import APIClient
-from rq import Queue, SimpleWorker
+from rq import Queue
 
-from media import events, storage
+from media import events, jobs, storage
 from media.models import Media, Status
-from processing import jobs
 from tests import image_samples
-from tests.api_flow import NOTHING, create, detail_url, keys_of
-from tests.helpers import clear_queue, put_upload, stored_keys, webp_chunks
+from tests.api_flow import NOTHING, create, download, get_media, keys_of, run_worker, spool_files, submit
+from tests.helpers import clear_queue, stored_keys, webp_chunks
 from tests.image_samples import ImageCase
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,40 +57,6 @@ def images_queue(settings, tmp_path: Path) -> Iterator[Queue]:
     clear_queue(queue)
     yield queue
     clear_queue(queue)
-
-
-def run_worker(queue: Queue) -> None:
-    """One burst of a real worker in this process: it runs every queued job, then returns."""
-    SimpleWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=False)
-
-
-def submit(api: APIClient, *, filename: str, content_type: str, body: bytes) -> str:
-    """Create, PUT the bytes with the returned URL and headers only, confirm: 202, PROCESSING."""
-    created = create(api, filename=filename, content_type=content_type, size=len(body))
-    assert created.status_code == 201, created.json()
-    upload = created.json()["upload"]
-    assert put_upload(upload, body).status_code == 200
-    confirmed = api.post(f"/api/media/{created.json()['id']}/confirm/")
-    assert confirmed.status_code == 202, confirmed.json()
-    assert confirmed.json()["status"] == Status.PROCESSING
-    return created.json()["id"]
-
-
-def get_media(api: APIClient, media_id: str) -> dict[str, Any]:
-    answer = api.get(detail_url(media_id))
-    assert answer.status_code == 200
-    return answer.json()
-
-
-def download(url: str) -> requests.Response:
-    answer = requests.get(url, timeout=30)
-    assert answer.status_code == 200, answer.text[:300]
-    return answer
-
-
-def spool_files() -> list[Path]:
-    spool = Path(settings.SPOOL_DIR)
-    return sorted(spool.rglob("*")) if spool.exists() else []
 
 
 # --- what a rendition must look like ---------------------------------------------------------
@@ -342,14 +306,14 @@ def test_camera_photos_lose_gps_and_all_metadata_in_the_renditions(
 BAD_INPUTS = [
     # (id, filename, declared type, body, the code it must end with, words the message must have)
     ("truncated-jpeg", "cut.jpg", "image/jpeg", image_samples.truncated_jpeg, "corrupt_file", ("damaged",)),
-    ("pixel-bomb", "bomb.png", "image/png", image_samples.pixel_bomb, "image_too_large", ("too large",)),
+    ("pixel-bomb", "bomb.png", "image/png", image_samples.pixel_bomb, "too_large", ("too large",)),
     # under Pillow's own bomb limit (179 MP), so only our limits stop these: 54 MP, and a 30,000 px side
     (
         "over-the-pixel-limit",
         "huge.png",
         "image/png",
         partial(image_samples.pixel_bomb, 9_000, 6_000),
-        "image_too_large",
+        "too_large",
         ("9000 x 6000", "50 megapixels"),
     ),
     (
@@ -357,7 +321,7 @@ BAD_INPUTS = [
         "strip.png",
         "image/png",
         partial(image_samples.pixel_bomb, 30_000, 10),
-        "image_too_large",
+        "too_large",
         ("30000 x 10", "20000 pixels a side"),
     ),
     ("pdf-as-png", "doc.png", "image/png", image_samples.pdf, "type_mismatch", ("a PDF document", "a PNG image")),

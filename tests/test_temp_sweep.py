@@ -8,8 +8,8 @@ import django_rq
 import pytest
 from rq.job import Job
 
+from media import maintenance, temp_sweep
 from media.models import Media, Status
-from processing import maintenance, temp_sweep
 from tests import samples
 from tests.api_flow import confirm, keys_of, upload, uploaded
 from tests.helpers import clear_queue

@@ -24,11 +24,11 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rq.job import Job
 
-from media import consumers, events
-from media.consumers import CLOSE_UNAUTHENTICATED, EventFilter
+from media import events, jobs
 from media.models import Kind, Media, Status
 from mediahub.asgi import application
-from processing import jobs
+from web import consumers
+from web.consumers import CLOSE_UNAUTHENTICATED, EventFilter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -29,10 +29,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
-from media.consumers import CLOSE_UNAUTHENTICATED
 from mediahub.asgi import application
 from tests import image_samples
 from tests.helpers import put_upload
+from web.consumers import CLOSE_UNAUTHENTICATED
 
 QUEUES = ("images", "videos", "default")
 

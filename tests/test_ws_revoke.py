@@ -13,10 +13,10 @@ from rest_framework.authtoken.models import Token
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from media.consumers import CLOSE_UNAUTHENTICATED
 from mediahub.asgi import application
 from tests.test_ws_consumer import ORIGIN, WebsocketCommunicator, close_code, connected, run, token_path
 from tests.test_ws_live import asgi_server  # noqa: F401 (a fixture)
+from web.consumers import CLOSE_UNAUTHENTICATED
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

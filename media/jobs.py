@@ -24,9 +24,8 @@ from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.timeouts import JobTimeoutException
 
-from media import lifecycle
-from media.models import Kind, Media
-from processing import moves, pipeline, temp_sweep
+from media import actions, lifecycle, pipeline
+from media.models import Kind, Media, Status
 from processing.errors import GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)
@@ -51,10 +50,11 @@ def enqueue(media: Media) -> None:
     transaction.on_commit(lambda: enqueue_now(media.id, media.kind))
 
 
-def enqueue_now(media_id: object, kind: str) -> bool:
+def enqueue_now(media_id: object, kind: str, *, fill: bool = False) -> bool:
     """Queue the job unless one is already waiting or running; False when it was not queued.
 
     If Redis is down the media simply stays PROCESSING: `resume_stalled` queues it later.
+    `fill` queues `fill_outputs` for a READY media instead (the same job id: one run of a media at a time).
     """
     queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
     try:
@@ -66,7 +66,7 @@ def enqueue_now(media_id: object, kind: str) -> bool:
         except NoSuchJobError:
             pass
         queue.enqueue(
-            process_media,
+            fill_outputs if fill else process_media,
             str(media_id),
             job_id=job_id(media_id),
             unique=True,
@@ -100,30 +100,28 @@ def process_media(media_id: str) -> str:
     try:
         pipeline.PIPELINES[media.kind](media)
     except Rejected as exc:
-        reject(media, exc)
+        actions.media_reject(media=media, exc=exc)
         return f"rejected: {exc.code}"
     except GiveUp as exc:
-        message = f"Processing failed and was not retried. {exc.message.rstrip('.')}. An operator can retry it."
-        lifecycle.mark_failed(media.id, code="processing_failed", message=message, detail=exc.detail)
+        actions.media_fail(media_id=media.id, reason=exc.message, detail=exc.detail, retried=False)
         return "failed: not retried"
     except Superseded:
-        if not Media.objects.filter(pk=media.id).exists():
-            moves.remove_all(media)  # deleted while it ran: drop what this run wrote
+        actions.drop_if_deleted(media=media)
         return "stopped: no longer PROCESSING"
     return "ready"
 
 
-def reject(media: Media, exc: Rejected) -> None:
-    """The final REJECTED: malware is kept in quarantine/, every other byte of the media is removed."""
-    fields = {}
-    if exc.code == "malware_detected":
-        fields["quarantine_key"] = moves.quarantine(media)
-    if lifecycle.mark_rejected(media.id, code=exc.code, message=exc.message, detail=exc.detail, **fields):
-        moves.discard(media)
-        temp_sweep.schedule(media)
-    elif not Media.objects.filter(pk=media.id).exists():
-        moves.remove_all(media)  # deleted meanwhile: the quarantined copy would belong to nobody
-    log.info("media %s rejected: %s (%s)", media.id, exc.code, exc.detail[:200])
+def fill_outputs(media_id: str) -> str:
+    """The RQ job for a READY media: its pipeline again, making only the outputs declared since."""
+    media = Media.objects.filter(pk=media_id, status=Status.READY).first()
+    if media is None:
+        return "skipped: not READY"
+    try:
+        pipeline.PIPELINES[media.kind](media)
+    except (Rejected, GiveUp) as exc:  # it stays READY with what it has; the reason is for the operator
+        log.warning("media %s: could not fill in its outputs: %s", media.id, exc)
+        return "failed: kept as it was"
+    return "filled"
 
 
 def on_job_failure(
@@ -141,16 +139,7 @@ def on_job_failure(
     if isinstance(exc, JobTimeoutException):  # RQ's own text names a "Task" and its internals
         reason = f"It took longer than its time limit ({job.timeout} s) and was stopped."
     extra = exc.detail if isinstance(getattr(exc, "detail", None), str) else ""
-    if reason:  # its own sentence: the reasons are full sentences, capitalised and ending in a period
-        message = f"Processing failed after several attempts. {reason.rstrip('.')}. An operator can retry it."
-    else:
-        message = "Processing failed after several attempts; an operator can retry it."
-    lifecycle.mark_failed(
-        media_id,
-        code="processing_failed",
-        message=message,
-        detail=(f"{extra}\n\n" if extra else "") + detail[-20000:],
-    )
+    actions.media_fail(media_id=media_id, reason=reason, detail=(f"{extra}\n\n" if extra else "") + detail[-20000:])
 
 
 def run_inline(media: Media) -> str:

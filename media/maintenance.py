@@ -14,9 +14,8 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from media import lifecycle, storage
+from media import actions, jobs, storage, temp_sweep
 from media.models import Media, Status
-from processing import jobs, moves, temp_sweep
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +42,7 @@ def expire_pending(
     report = report or Report()
     cutoff = timezone.now() - (older_than if older_than is not None else timedelta(hours=settings.PENDING_TTL_HOURS))
     for media in Media.objects.filter(status=Status.PENDING, created_at__lt=cutoff).only("id"):
-        if dry_run:
-            report.add("expire", media.id)
-        elif lifecycle.mark_expired(media.id) is not None:  # a confirm that won the race keeps its upload
-            storage.delete([media.temp_key])
+        if dry_run or actions.media_expire(media=media):
             report.add("expire", media.id)
     return report
 
@@ -72,11 +68,7 @@ def resume_stalled(
         if status == JobStatus.FAILED:
             report.add("fail", media.id)
             if not dry_run:
-                lifecycle.mark_failed(
-                    media.id,
-                    code="processing_failed",
-                    message="Processing failed after several attempts; an operator can retry it.",
-                )
+                actions.media_fail(media_id=media.id)
             continue
         report.add("requeue", media.id)
         if not dry_run:
@@ -92,8 +84,7 @@ def purge_old(*, dry_run: bool = False, report: Report | None = None) -> Report:
     for media in Media.objects.filter(status__in=(Status.REJECTED, Status.EXPIRED), updated_at__lt=cutoff):
         report.add("purge", media.id)
         if not dry_run:
-            moves.remove_all(media)
-            media.delete()
+            actions.media_purge(media=media)
     waiting = {
         str(pk)
         for pk in Media.objects.filter(status__in=(Status.PENDING, Status.PROCESSING, Status.FAILED)).values_list(

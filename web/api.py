@@ -19,9 +19,11 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from media import login_guard, storage, uploads
+from media import storage, uploads
 from media.models import Media, Status
-from media.serializers import ErrorResponse, MediaCreatedOutput, MediaCreateInput, MediaFilter, MediaOutput
+from processing.codes import ErrorCode
+from web import login_guard
+from web.serializers import ErrorResponse, MediaCreatedOutput, MediaCreateInput, MediaFilter, MediaOutput
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +41,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = PermissionDenied()
     if isinstance(exc, RedisError):
         log.warning("Redis failed during %s", context.get("request") and context["request"].path, exc_info=True)
-        error = {"code": "queue_unavailable", "message": "The service is busy right now; please try again shortly."}
+        error = {
+            "code": ErrorCode.QUEUE_UNAVAILABLE,
+            "message": "The service is busy right now; please try again shortly.",
+        }
         return Response({"error": error}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
     if isinstance(exc, storage.UNAVAILABLE):
         log.warning(
             "object storage failed during %s", context.get("request") and context["request"].path, exc_info=True
         )
         error = {
-            "code": "storage_unavailable",
+            "code": ErrorCode.STORAGE_UNAVAILABLE,
             "message": "File storage is not available right now; please try again shortly.",
         }
         return Response({"error": error}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
@@ -82,7 +87,7 @@ class ScopedThrottle(ScopedRateThrottle):
 
 class TokenApi(ObtainAuthToken):
     """POST username and password, get {"token"}; throttled per client address against guessing, and
-    locked per account and address like the login forms (media/login_guard.py)."""
+    locked per account and address like the login forms (web/login_guard.py)."""
 
     throttle_classes = [ScopedThrottle]
     throttle_scope = "auth_token"
@@ -137,6 +142,7 @@ class MediaListCreateApi(APIView):
         filters = MediaFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
         queryset = Media.objects.filter(owner=request.user, **filters.validated_data).order_by("-created_at")
+        queryset = queryset.prefetch_related("outputs")  # every media's URLs
         paginator = MediaPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(MediaOutput(page, many=True, context={"request": request}).data)
@@ -167,7 +173,7 @@ def confirm_status(outcome: uploads.Confirmation) -> int:
     """The answer's status follows the media's state, so a repeated confirm answers like the first."""
     if outcome.unavailable:
         return status.HTTP_503_SERVICE_UNAVAILABLE
-    if outcome.media.status == Status.REJECTED and outcome.media.error_code == "size_mismatch":
+    if outcome.media.status == Status.REJECTED and outcome.media.error_code == ErrorCode.SIZE_MISMATCH:
         return status.HTTP_409_CONFLICT  # the contract's 409: the stored object is not what was declared
     return CONFIRM_STATUS[outcome.media.status]
 
@@ -210,6 +216,6 @@ class MediaRetryApi(APIView):
             media.refresh_from_db()
             body = MediaOutput(media, context={"request": request}).data
             message = f"Only FAILED media can be retried; this one is {media.status}."
-            body["error"] = {"code": "not_failed", "message": message}
+            body["error"] = {"code": ErrorCode.NOT_FAILED, "message": message}
             return Response(body, status=status.HTTP_409_CONFLICT)
         return Response(MediaOutput(retried, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)

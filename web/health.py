@@ -13,7 +13,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
 
-from media import storage
+from media import engines, storage
 from processing import scan
 
 
@@ -34,6 +34,10 @@ def _storage() -> str:
     return storage.bucket_name()
 
 
+def _clamav() -> str:
+    return scan.ping(engines.clamd())
+
+
 def _tool(setting: str) -> Callable[[], str]:
     def check() -> str:
         binary = getattr(settings, setting)
@@ -47,7 +51,7 @@ CHECKS: dict[str, Callable[[], str]] = {
     "database": _database,
     "redis": _redis,
     "storage": _storage,
-    "clamav": scan.ping,
+    "clamav": _clamav,
     "ffmpeg": _tool("FFMPEG_BIN"),
     "ffprobe": _tool("FFPROBE_BIN"),
 }

@@ -23,8 +23,8 @@ from redis.exceptions import RedisError
 from rq import Worker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from media import health
 from media.models import Kind, Media, Status
+from web import health
 
 RECENT = 200  # finished media per kind whose durations make the quantiles
 

@@ -19,6 +19,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
+from processing.codes import ErrorCode
+
 log = logging.getLogger(__name__)
 
 
@@ -30,7 +32,9 @@ def lockout(request: HttpRequest, response: HttpResponse | None, credentials: di
     retry_after = str(settings.LOGIN_COOLOFF_MINUTES * 60)
     message = "Too many failed logins; please wait a while before trying again."
     if request.path.startswith("/api/"):
-        answer: HttpResponse = JsonResponse({"error": {"code": "too_many_attempts", "message": message}}, status=429)
+        answer: HttpResponse = JsonResponse(
+            {"error": {"code": ErrorCode.TOO_MANY_ATTEMPTS, "message": message}}, status=429
+        )
     else:
         answer = HttpResponse(f"<!doctype html><title>Locked</title><p>{message}</p>", status=429)
     answer["Retry-After"] = retry_after

@@ -18,10 +18,9 @@ import pytest
 from PIL import Image, ImageChops, ImageCms, ImageStat
 
 from processing.errors import Rejected
-from processing.images import RENDITIONS, ImageSpec, probe_image, render_image
-from tests.helpers import webp_chunks
+from processing.images import ImageSpec, Rendition, default_renditions, probe_image, render_image
+from tests.helpers import CORPUS, webp_chunks
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
 # Small outputs keep the corpus tests fast; the pipeline is the same at any size.
 SMALL = ImageSpec(optimized_max=256)
@@ -41,7 +40,7 @@ def pixel(path: Path, xy: tuple[int, int] = (0, 0)) -> tuple[int, ...]:
 
 
 def assert_renditions(result, optimized_size: tuple[int, int]) -> None:
-    assert set(result.files) == {r.name for r in RENDITIONS}
+    assert set(result.files) == {r.name for r in default_renditions(ImageSpec())}
     with Image.open(result.files["thumbnail"]) as thumb:
         assert (thumb.format, thumb.size) == ("WEBP", (150, 150))
     with Image.open(result.files["optimized"]) as optimized:
@@ -321,7 +320,7 @@ def test_pixel_bomb_is_rejected_from_the_header_without_allocating(width: int, h
     source.write_bytes(png_header_claiming(width, height))
     assert source.stat().st_size < 2000
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    assert rejected(source, tmp_path).code == "image_too_large"
+    assert rejected(source, tmp_path).code == "too_large"
     with pytest.raises(Rejected, match="too large"):
         probe_image(source)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB: nothing was decoded
@@ -331,7 +330,7 @@ def test_animation_with_too_many_frames_is_rejected(tmp_path: Path) -> None:
     frames = [Image.new("L", (16, 16), shade) for shade in (0, 80, 160)]
     source = tmp_path / "anim.gif"
     frames[0].save(source, save_all=True, append_images=frames[1:])
-    assert rejected(source, tmp_path, ImageSpec(max_frames=2)).code == "image_too_large"
+    assert rejected(source, tmp_path, ImageSpec(max_frames=2)).code == "too_large"
 
 
 @pytest.fixture
@@ -384,3 +383,26 @@ def test_render_is_repeatable(tmp_path: Path) -> None:
     assert first.metadata == second.metadata
     for name in first.files:
         assert first.files[name].read_bytes() == second.files[name].read_bytes()
+
+
+@pytest.mark.parametrize("animated", [False, True])
+def test_declared_renditions_are_all_cut_from_one_decode(tmp_path: Path, animated: bool) -> None:
+    """Any set of cover crops and fitted sizes, for stills and animations alike."""
+    wanted = [
+        Rendition("tiny", "tiny.webp", "cover", 64),
+        Rendition("big", "big.webp", "within", 300),
+        Rendition("small", "small.webp", "within", 100),
+    ]
+    frames = [thirds((450, 150)), thirds((450, 150)).transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    source = tmp_path / ("in.gif" if animated else "in.png")
+    frames[0].save(source, save_all=animated, append_images=frames[1:] if animated else [], duration=100)
+    stages: list[str] = []
+    result = render_image(source, tmp_path / "out", ImageSpec(), wanted, on_stage=stages.append)
+    assert stages == ["big", "small"]  # the fitted ones are the long steps; the crop comes first
+    sizes = {}
+    for name, path in result.files.items():
+        with Image.open(path) as img:
+            sizes[name] = (img.size, getattr(img, "n_frames", 1))
+    frames_out = 2 if animated else 1
+    assert sizes == {"tiny": ((64, 64), 1), "big": ((300, 100), frames_out), "small": ((100, 33), frames_out)}
+    assert result.metadata["width"] == 450 and result.metadata["animated"] is animated

@@ -13,7 +13,6 @@ the consumer asks `still_valid` (a logout, a changed password).
 
 from __future__ import annotations
 
-import hashlib
 from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,11 +25,6 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def token_digest(key: str) -> str:
-    """How a token is named in channel-layer messages: never the credential itself."""
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @database_sync_to_async

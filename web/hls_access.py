@@ -2,9 +2,7 @@
 
 The playlists are served by Django, each URI in them rewritten: variant
 playlists point back here, segments become presigned GETs. The playlist URL
-carries a signature (like a presigned S3 URL), so a standard player or
-ffprobe can play it without cookies or headers, and a URL of one media
-cannot be turned into another's.
+carries a signature (`media.playback`).
 """
 
 from __future__ import annotations
@@ -14,41 +12,26 @@ import re
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from media import storage
+from media import playback, selectors, storage
 from media.models import Media, Status
 from processing.hls import PLAYLIST_CONTENT_TYPE, rewrite_playlist
 
-_SALT = "media.hls"
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*\.m3u8$")
-
-
-def signed_query(media: Media) -> str:
-    return urlencode({"sig": signing.TimestampSigner(salt=_SALT).sign(str(media.id))})
-
-
-def _verified(request: HttpRequest, media_id: str) -> bool:
-    try:
-        value = signing.TimestampSigner(salt=_SALT).unsign(
-            request.GET.get("sig", ""), max_age=settings.AWS_QUERYSTRING_EXPIRE
-        )
-    except signing.BadSignature:
-        return False
-    return value == media_id
 
 
 @require_GET
 def playlist(request: HttpRequest, pk: str, path: str) -> HttpResponse:
     media_id = str(pk)
-    if not _verified(request, media_id) or not _SAFE_PATH.match(path) or ".." in path:
+    if not playback.verified(request.GET.get("sig", ""), media_id) or not _SAFE_PATH.match(path) or ".." in path:
         raise Http404
-    media = Media.objects.filter(pk=media_id, status=Status.READY).exclude(hls_key="").first()
-    if media is None:
+    media = Media.objects.filter(pk=media_id, status=Status.READY).first()
+    master = selectors.output_key(media, "hls") if media is not None else None
+    if master is None:
         raise Http404
-    root = posixpath.dirname(media.hls_key)  # permanent/<id>/hls
+    root = posixpath.dirname(master)  # permanent/<id>/hls
     try:
         text = storage.read(f"{root}/{path}").decode()
     except Exception as exc:

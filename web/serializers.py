@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from media import storage
+from media import selectors
 from media.models import Kind, Media, Status
+from processing.codes import ErrorCode, Stage
+
+
+def enum_choices(enum: type[StrEnum]) -> list[tuple[str, str]]:
+    """(value, name): the pairs drf-spectacular's ENUM_NAME_OVERRIDES derives from the enum, so the schema names it."""
+    return [(member.value, member.name) for member in enum]
 
 
 class FilenameField(serializers.CharField):
@@ -40,7 +46,7 @@ class MediaFilter(serializers.Serializer):
 
 
 class ProblemDetail(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable, machine-readable: type_mismatch, too_large, not_found, ...")
+    code = serializers.ChoiceField(choices=enum_choices(ErrorCode), help_text="Stable, machine-readable.")
     message = serializers.CharField(help_text="A sentence for the user.")
     field = serializers.CharField(required=False, help_text="The input field at fault, for invalid input.")
 
@@ -64,6 +70,7 @@ class UploadOutput(serializers.Serializer):
 
 
 class MediaOutput(serializers.ModelSerializer):
+    stage = serializers.ChoiceField(choices=enum_choices(Stage), allow_blank=True, read_only=True)
     error = serializers.SerializerMethodField()
     urls = serializers.SerializerMethodField()
 
@@ -92,7 +99,7 @@ class MediaOutput(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.DictField(child=serializers.URLField(allow_null=True)))
     def get_urls(self, media: Media) -> dict[str, str | None]:
-        return media_urls(media, self.context.get("request"))
+        return selectors.media_urls(media, self.context.get("request"))
 
 
 class MediaCreatedOutput(MediaOutput):
@@ -101,26 +108,3 @@ class MediaCreatedOutput(MediaOutput):
     class Meta(MediaOutput.Meta):
         fields = [*MediaOutput.Meta.fields, "upload"]
         read_only_fields = fields
-
-
-def media_urls(media: Media, request: Any = None) -> dict[str, str | None]:
-    """Presigned read URLs of every output a client may fetch (the original only once accepted)."""
-    ready = media.status == Status.READY
-
-    def url(key: str, **kwargs: Any) -> str | None:
-        return storage.presigned_get(key, **kwargs) if ready and key else None
-
-    hls = None
-    if ready and media.hls_key:
-        hls = reverse("media-hls", kwargs={"pk": media.id, "path": "master.m3u8"})
-        from media.hls_access import signed_query  # only videos have HLS
-
-        hls = f"{hls}?{signed_query(media)}"
-        if request is not None:
-            hls = request.build_absolute_uri(hls)
-    return {
-        "original": url(media.original_key, download_name=media.filename),
-        "thumbnail": url(media.thumbnail_key),
-        "optimized": url(media.optimized_key),
-        "hls": hls,
-    }

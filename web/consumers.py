@@ -1,7 +1,7 @@
 """Live progress over a WebSocket at /ws/media/.
 
 Authentication is the DRF token in `?token=` or the session cookie
-(`media.ws_auth`). An anonymous connection is accepted and closed at once with
+(`web.ws_auth`). An anonymous connection is accepted and closed at once with
 code 4401, so a browser sees the code (a close before the accept would reach
 it as a bare HTTP 403), before the channel layer is involved. Each connection
 joins its owner's group only; the group name never comes from the client.
@@ -48,9 +48,11 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from media import queue_status, ws_auth
-from media.events import event_for, group_name
+from media import queue_status
+from media.events import event_for, group_name, token_digest
 from media.models import TERMINAL, Media, Status
+from processing.codes import ErrorCode
+from web import ws_auth
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +174,7 @@ class MediaConsumer(AsyncJsonWebsocketConsumer):
     async def auth_revoked(self, message: dict[str, Any]) -> None:
         """The user was deactivated (no "token"), or one of their tokens deleted: close if it is ours."""
         token = self.scope.get("auth_token")
-        if message.get("token") is None or (token and message["token"] == ws_auth.token_digest(token)):
+        if message.get("token") is None or (token and message["token"] == token_digest(token)):
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
     # --- from the owner's group ---------------------------------------------------
@@ -188,7 +190,9 @@ class MediaConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             content = None
         if not isinstance(content, dict) or content.get("action") != "sync":
-            await self.send_json({"event": "error", "code": "unknown_action", "message": 'Send {"action": "sync"}.'})
+            await self.send_json(
+                {"event": "error", "code": ErrorCode.UNKNOWN_ACTION, "message": 'Send {"action": "sync"}.'}
+            )
             return
         await self._catch_up()
 

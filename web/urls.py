@@ -1,6 +1,6 @@
 from django.urls import path
 
-from media import api, hls_access
+from web import api, hls_access
 
 urlpatterns = [
     path("auth/token/", api.TokenApi.as_view(), name="auth-token"),
