@@ -13,6 +13,7 @@ COPY pyproject.toml README.md ./
 COPY mediahub mediahub
 COPY media media
 COPY processing processing
+COPY web web
 COPY templates templates
 COPY --from=player /build/node_modules/hls.js/dist/hls.light.min.js /build/node_modules/hls.js/LICENSE media/static/vendor/hls.js/
 COPY manage.py ./

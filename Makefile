@@ -6,7 +6,7 @@ PYTHON ?= python3
 HLS_JS := media/static/vendor/hls.js/hls.light.min.js
 UPPY_JS := media/static/vendor/uppy/uppy.min.js
 
-.PHONY: install install-test run test lint stop
+.PHONY: install install-test run test test-unit lint stop
 
 install:
 	@scripts/install-system-packages run
@@ -42,10 +42,15 @@ run: install
 
 test: install-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
-lint: install
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+# The engines alone, no services (tests/unit/conftest.py starts nothing): seconds, anywhere.
+test-unit: install-test
+	$(PY) -m pytest tests/unit
+
+lint: install-test
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports
 
 stop:
 	$(PY) -m mediahub.devstack down

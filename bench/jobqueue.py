@@ -98,9 +98,9 @@ def trivial_batch(jobs: int, pids: list[int]) -> tuple[float, float]:
 
 
 def image_batch(jobs: int, pids: list[int], photo: bytes, owner) -> tuple[float, float]:
+    from media import jobs as job_layer
     from media import storage
     from media.models import Kind, Media, Status
-    from processing import jobs as job_layer
 
     batch = []
     for _ in range(jobs):

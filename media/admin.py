@@ -11,9 +11,8 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from media import storage, uploads
-from media.models import Media, Status
-from media.serializers import media_urls
+from media import selectors, storage, uploads
+from media.models import Media
 
 
 @admin.register(Media)
@@ -73,6 +72,9 @@ class MediaAdmin(admin.ModelAdmin):
         ("Times", {"fields": ["created_at", "confirmed_at", "processing_started_at", "finished_at", "updated_at"]}),
     ]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Media]:
+        return super().get_queryset(request).prefetch_related("outputs")  # the previews
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # media arrive through the upload API
 
@@ -81,11 +83,10 @@ class MediaAdmin(admin.ModelAdmin):
 
     @admin.display(description="")
     def preview(self, media: Media) -> str:
-        if media.status != Status.READY or not media.thumbnail_key:
+        key = selectors.output_key(media, "thumbnail")
+        if key is None:
             return "—"
-        return format_html(
-            '<img src="{}" width="48" height="48" alt="" loading="lazy">', storage.presigned_get(media.thumbnail_key)
-        )
+        return format_html('<img src="{}" width="48" height="48" alt="" loading="lazy">', storage.presigned_get(key))
 
     @admin.display(description="size", ordering="size")
     def human_size(self, media: Media) -> str:
@@ -99,7 +100,7 @@ class MediaAdmin(admin.ModelAdmin):
 
     @admin.display(description="stored objects")
     def outputs(self, media: Media) -> str:
-        urls = media_urls(media)
+        urls = selectors.media_urls(media)
         rows = [(name, url) for name, url in urls.items() if url]
         if media.quarantine_key:
             rows.append(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from media import storage
+from media import selectors, storage
 from media.models import Media, Status
 
 log = logging.getLogger(__name__)
@@ -18,11 +19,15 @@ def group_name(user_id: int) -> str:
     return f"media.user.{user_id}"
 
 
+def token_digest(key: str) -> str:
+    """How a token is named in channel-layer messages (media/signals.py): never the credential itself."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def event_for(media: Media, **extra: Any) -> dict[str, Any]:
     """The contract's event for a media's current state; `extra` adds fields such as queue position."""
-    thumbnail_url = None
-    if media.status == Status.READY and media.thumbnail_key:
-        thumbnail_url = storage.presigned_get(media.thumbnail_key)
+    thumbnail_key = selectors.output_key(media, "thumbnail")
+    thumbnail_url = storage.presigned_get(thumbnail_key) if thumbnail_key else None
     event: dict[str, Any] = {
         "event": f"progress:{media.id}",
         "id": str(media.id),

@@ -9,7 +9,7 @@ The winner publishes the event once the change is committed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -17,7 +17,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from media import events
-from media.models import Media, Status
+from media.models import Media, MediaOutput, Status
+from processing.codes import ErrorCode, Stage
 
 # The allowed moves: PENDING -> PROCESSING -> READY, with the exits of the contract.
 ALLOWED: dict[Status, frozenset[Status]] = {
@@ -58,7 +59,7 @@ def transition(
     if to in (Status.READY, Status.REJECTED, Status.FAILED, Status.EXPIRED):
         fields.setdefault("finished_at", now)
     if to == Status.READY:
-        fields.update(progress=100, stage="done", error_code="", error_message="", error_detail="")
+        fields.update(progress=100, stage=Stage.DONE, error_code="", error_message="", error_detail="")
     won = Media.objects.filter(pk=media_id, status__in=wanted).update(status=to, updated_at=now, **fields)
     if not won:
         return None
@@ -76,7 +77,7 @@ def start_processing(media_id: uuid.UUID | str, *, sources: Iterable[Status] = (
         to=Status.PROCESSING,
         sources=sources,
         progress=0,
-        stage="queued",
+        stage=Stage.QUEUED,
         error_code="",
         error_message="",
         error_detail="",
@@ -85,8 +86,30 @@ def start_processing(media_id: uuid.UUID | str, *, sources: Iterable[Status] = (
     )
 
 
-def mark_ready(media_id: uuid.UUID | str, **fields: Any) -> Media | None:
-    return transition(media_id, to=Status.READY, **fields)
+def mark_ready(media_id: uuid.UUID | str, *, outputs: Mapping[str, str] | None = None, **fields: Any) -> Media | None:
+    """READY with the outputs made (name -> storage key), in one transaction."""
+    with transaction.atomic():
+        media = transition(media_id, to=Status.READY, **fields)
+        if media is not None and outputs:
+            _record(media_id, outputs)
+    return media
+
+
+def add_outputs(media_id: uuid.UUID | str, outputs: Mapping[str, str]) -> Media | None:
+    """Record outputs made later for a READY media (declared after it was processed). None when it is
+    no longer READY (deleted meanwhile): the row lock keeps a delete from slipping in between."""
+    with transaction.atomic():
+        media = Media.objects.select_for_update().filter(pk=media_id, status=Status.READY).first()
+        if media is not None:
+            _record(media_id, outputs)
+            transaction.on_commit(lambda: events.publish(media))
+    return media
+
+
+def _record(media_id: uuid.UUID | str, outputs: Mapping[str, str]) -> None:
+    rows = [MediaOutput(media_id=media_id, name=name, key=key) for name, key in outputs.items()]
+    # the unique (media, name) pair makes a second run of the same job a no-op that keeps one row
+    MediaOutput.objects.bulk_create(rows, update_conflicts=True, unique_fields=["media", "name"], update_fields=["key"])
 
 
 def mark_rejected(
@@ -110,7 +133,7 @@ def mark_expired(media_id: uuid.UUID | str) -> Media | None:
     return transition(
         media_id,
         to=Status.EXPIRED,
-        error_code="upload_missing",
+        error_code=ErrorCode.UPLOAD_MISSING,
         error_message="The file was not uploaded and confirmed in time.",
     )
 

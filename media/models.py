@@ -5,12 +5,10 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from processing import formats
 
-class Kind(models.TextChoices):
-    IMAGE = "image"
-    VIDEO = "video"
-    AUDIO = "audio"
-    DOCUMENT = "document"
+# The kinds of the formats table, processing.formats.
+Kind = models.TextChoices("Kind", [(kind.upper(), kind) for kind in formats.KINDS])
 
 
 class Status(models.TextChoices):
@@ -43,11 +41,8 @@ class Media(models.Model):
     upload_id = models.CharField(max_length=1024, blank=True, default="")
     part_size = models.PositiveBigIntegerField(default=0)
 
-    # Storage keys of every output; empty until that output exists.
+    # Storage keys of the accepted upload and of malware kept for moderators; renditions are MediaOutput rows.
     original_key = models.CharField(max_length=255, blank=True, default="")
-    thumbnail_key = models.CharField(max_length=255, blank=True, default="")
-    optimized_key = models.CharField(max_length=255, blank=True, default="")
-    hls_key = models.CharField(max_length=255, blank=True, default="")
     quarantine_key = models.CharField(max_length=255, blank=True, default="")
 
     metadata = models.JSONField(default=dict, blank=True)
@@ -86,3 +81,19 @@ class Media(models.Model):
         if not self.error_code:
             return None
         return {"code": self.error_code, "message": self.error_message}
+
+
+class MediaOutput(models.Model):
+    """One made output of a media (a rendition declared in media.outputs), in the manner of Wagtail's
+    renditions: the unique pair means two runs cannot both record it, and what a media lacks is a query."""
+
+    media = models.ForeignKey(Media, on_delete=models.CASCADE, related_name="outputs")
+    name = models.CharField(max_length=32)
+    key = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["media", "name"], name="media_output_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.media_id}"

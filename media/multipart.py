@@ -20,6 +20,7 @@ from django.conf import settings
 from media import storage
 from media.errors import UploadError, conflict
 from media.models import Media, Status
+from processing.codes import ErrorCode
 
 
 def part_size_for(size: int) -> int:
@@ -44,7 +45,7 @@ def wants_multipart(*, size: int, asked: bool | None, checksum_sha256: str) -> b
     if asked is not None:
         if asked and checksum_sha256:
             raise UploadError(
-                "checksum_not_supported",
+                ErrorCode.CHECKSUM_NOT_SUPPORTED,
                 "A multipart upload cannot carry a whole-file checksum; leave out checksum_sha256 or multipart.",
                 "multipart",
             )
@@ -60,7 +61,7 @@ def _expires_at(media: Media) -> datetime:
 def _pending(media: Media) -> Media:
     media.refresh_from_db()
     if media.status != Status.PENDING:
-        raise conflict("not_pending", f"The upload of this media is over; it is {media.status}.")
+        raise conflict(ErrorCode.NOT_PENDING, f"The upload of this media is over; it is {media.status}.")
     return media
 
 
@@ -68,7 +69,7 @@ def _open_upload(media: Media) -> Media:
     media = _pending(media)
     if not media.upload_id:
         raise conflict(
-            "no_multipart_upload",
+            ErrorCode.NO_MULTIPART_UPLOAD,
             "This media has no multipart upload in progress (it was a single PUT, completed or aborted).",
         )
     return media
@@ -86,7 +87,7 @@ def upload_start(media: Media, *, multipart: bool) -> dict[str, Any]:
     part_size = part_size_for(media.size)
     if not Media.objects.filter(pk=media.id, status=Status.PENDING).update(upload_id=upload_id, part_size=part_size):
         storage.multipart_abort(media.temp_key, upload_id)
-        raise conflict("not_pending", "The upload of this media is over.")
+        raise conflict(ErrorCode.NOT_PENDING, "The upload of this media is over.")
     media.upload_id, media.part_size = upload_id, part_size
     return {
         "method": "MULTIPART",
@@ -123,7 +124,7 @@ def parts_sign(*, media: Media, part_numbers: list[int]) -> tuple[list[dict[str,
     media = _open_upload(media)
     count = part_count(media)
     if any(not 1 <= number <= count for number in part_numbers):
-        raise UploadError("invalid_part_number", f"Part numbers run from 1 to {count}.", "part_numbers")
+        raise UploadError(ErrorCode.INVALID_PART_NUMBER, f"Part numbers run from 1 to {count}.", "part_numbers")
     parts, expires_at = [], None
     for number in part_numbers:
         url, headers, expires_at = storage.presigned_part(
@@ -139,7 +140,7 @@ def _stored(media: Media) -> list[storage.Part]:
     except storage.NoSuchUpload:
         Media.objects.filter(pk=media.id, upload_id=media.upload_id).update(upload_id="")
         raise conflict(
-            "no_multipart_upload", "The multipart upload is gone from storage; ask for a fresh upload."
+            ErrorCode.NO_MULTIPART_UPLOAD, "The multipart upload is gone from storage; ask for a fresh upload."
         ) from None
 
 
@@ -183,20 +184,22 @@ def multipart_complete(*, media: Media, parts: list[tuple[int, str]]) -> Media:
     given = dict(parts)
     unlisted = [n for n in range(1, count + 1) if n not in given]
     if unlisted or len(given) != count:
-        raise conflict("part_missing", f"The upload has parts 1 to {count}; the list lacks {_numbers(unlisted)}.")
+        raise conflict(
+            ErrorCode.PART_MISSING, f"The upload has parts 1 to {count}; the list lacks {_numbers(unlisted)}."
+        )
     stored = {part.number: part for part in _stored(media) if part.number <= count}
     missing = [n for n in range(1, count + 1) if n not in stored]
     if missing:
-        raise conflict("part_missing", f"Parts {_numbers(missing)} of {count} are not in storage; upload them.")
+        raise conflict(ErrorCode.PART_MISSING, f"Parts {_numbers(missing)} of {count} are not in storage; upload them.")
     wrong_etag = [n for n in range(1, count + 1) if given[n].strip('"') != stored[n].etag.strip('"')]
     if wrong_etag:
         raise conflict(
-            "etag_mismatch", f"Parts {_numbers(wrong_etag)} have another ETag in storage; upload them again."
+            ErrorCode.ETAG_MISMATCH, f"Parts {_numbers(wrong_etag)} have another ETag in storage; upload them again."
         )
     wrong_size = [n for n in range(1, count + 1) if stored[n].size != part_length(media, n)]
     if wrong_size:
         raise conflict(
-            "part_size_mismatch",
+            ErrorCode.PART_SIZE_MISMATCH,
             f"Parts {_numbers(wrong_size)} do not have the expected size (each part {media.part_size:,} bytes but "
             f"the last, {media.size:,} in all); upload them again.",
         )

@@ -33,8 +33,8 @@ from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
+from media import jobs
 from media.models import Media, Status
-from processing import jobs
 
 SCAN_LIMIT = 1000  # queue entries LPOS looks at
 SAMPLE_SIZE = 20  # recent READY media per kind behind the typical duration

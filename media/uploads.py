@@ -18,11 +18,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from tenacity import Retrying, retry_if_result, stop_after_attempt, stop_after_delay, wait_exponential
 
-from media import lifecycle, storage
+from media import jobs, lifecycle, moves, storage
 from media import multipart as multipart_uploads
 from media.errors import UploadError
 from media.models import Kind, Media, Status
-from processing import jobs, moves
+from processing.codes import ErrorCode
 from processing.errors import ScanUnavailable
 
 log = logging.getLogger(__name__)
@@ -77,17 +77,21 @@ def media_create(
     """A PENDING media and its upload: a presigned PUT, or a multipart upload for big files."""
     kind = kind_for(content_type)
     if kind is None:
-        raise UploadError("unsupported_type", f"Files of type {content_type!r} are not accepted.", "content_type")
+        raise UploadError(
+            ErrorCode.UNSUPPORTED_TYPE, f"Files of type {content_type!r} are not accepted.", "content_type"
+        )
     name = clean_filename(filename)
     if not name:
         raise UploadError(
-            "invalid_filename", "The file name is empty once path parts and control characters are removed.", "filename"
+            ErrorCode.INVALID_FILENAME,
+            "The file name is empty once path parts and control characters are removed.",
+            "filename",
         )
     limit = settings.MEDIA_KINDS[kind]["max_size"]
     if size < 1:
-        raise UploadError("empty_file", "The file is empty.", "size")
+        raise UploadError(ErrorCode.EMPTY_FILE, "The file is empty.", "size")
     if size > limit:
-        raise UploadError("too_large", f"{kind.capitalize()} files may be at most {limit:,} bytes.", "size")
+        raise UploadError(ErrorCode.TOO_LARGE, f"{kind.capitalize()} files may be at most {limit:,} bytes.", "size")
     use_multipart = multipart_uploads.wants_multipart(size=size, asked=multipart, checksum_sha256=checksum_sha256)
     with transaction.atomic():  # a store that cannot start a multipart upload leaves no media behind
         media = Media.objects.create(
@@ -129,29 +133,31 @@ def media_confirm(*, media: Media) -> Confirmation:
             message = multipart_uploads.missing_parts(media)
         except UploadError as exc:
             message = exc.message
-        return Confirmation(media, UploadError("upload_incomplete", message))
+        return Confirmation(media, UploadError(ErrorCode.UPLOAD_INCOMPLETE, message))
     info = _uploaded(media)
     if info is None:
-        lifecycle.note_problem(media.id, code="upload_missing", message="The file has not arrived in storage yet.")
+        lifecycle.note_problem(
+            media.id, code=ErrorCode.UPLOAD_MISSING, message="The file has not arrived in storage yet."
+        )
         media.refresh_from_db()
         if media.status != Status.PENDING:  # another confirm got there first
             return Confirmation(media)
         return Confirmation(
             media,
             UploadError(
-                "upload_missing",
+                ErrorCode.UPLOAD_MISSING,
                 "The file has not arrived in storage; upload it, then confirm again "
                 "(POST /api/media/<id>/upload/ gives a fresh upload if yours expired).",
             ),
         )
     if info.size != media.size:
         message = f"The uploaded file has {info.size:,} bytes, not the {media.size:,} declared."
-        rejected = lifecycle.mark_rejected(media.id, code="size_mismatch", message=message)
+        rejected = lifecycle.mark_rejected(media.id, code=ErrorCode.SIZE_MISMATCH, message=message)
         if rejected is None:
             media.refresh_from_db()
             return Confirmation(media)
         storage.delete([media.temp_key])
-        return Confirmation(rejected, UploadError("size_mismatch", message))
+        return Confirmation(rejected, UploadError(ErrorCode.SIZE_MISMATCH, message))
     with transaction.atomic():
         claimed = lifecycle.start_processing(media.id)
         if claimed is None:
@@ -163,22 +169,23 @@ def media_confirm(*, media: Media) -> Confirmation:
     try:
         jobs.run_inline(claimed)
     except ScanUnavailable:
-        lifecycle.note_problem(media.id, code="scan_unavailable", message="Waiting for the virus scanner.")
+        lifecycle.note_problem(media.id, code=ErrorCode.SCAN_UNAVAILABLE, message="Waiting for the virus scanner.")
         return Confirmation(
             Media.objects.get(pk=media.id),
             UploadError(
-                "scan_unavailable",
+                ErrorCode.SCAN_UNAVAILABLE,
                 "The virus scanner is not available right now; the file will be checked as soon as it is back.",
             ),
             unavailable=True,
         )
     except Exception:
         log.warning("inline processing of media %s failed; queued for retry", media.id, exc_info=True)
-        lifecycle.note_problem(media.id, code="temporarily_unavailable", message="Waiting to be checked again.")
+        lifecycle.note_problem(media.id, code=ErrorCode.TEMPORARILY_UNAVAILABLE, message="Waiting to be checked again.")
         return Confirmation(
             Media.objects.get(pk=media.id),
             UploadError(
-                "temporarily_unavailable", "The file could not be checked right now; it will be retried shortly."
+                ErrorCode.TEMPORARILY_UNAVAILABLE,
+                "The file could not be checked right now; it will be retried shortly.",
             ),
             unavailable=True,
         )

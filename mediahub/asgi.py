@@ -9,13 +9,13 @@ django_asgi = get_asgi_application()  # set Django up before importing anything 
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from media.routing import websocket_urlpatterns  # noqa: E402
-from media.ws_auth import websocket_auth  # noqa: E402
+from web.routing import websocket_urlpatterns  # noqa: E402
+from web.ws_auth import websocket_auth  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi,
-        # Origin checked against ALLOWED_HOSTS, then the session, then ?token= (media.ws_auth)
+        # Origin checked against ALLOWED_HOSTS, then the session, then ?token= (web.ws_auth)
         "websocket": websocket_auth(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -8,71 +8,48 @@ length that decoded is compared with the length the headers claim.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
+from processing import formats
+from processing.codes import ErrorCode
 from processing.errors import Rejected
+from processing.ffmpeg import FFMPEG, FFPROBE, TranscodeError, probe, run, safe_input
 
 PROBE_TIMEOUT = 30  # seconds; ffprobe reads headers only
 DECODE_TIMEOUT = 120  # seconds; decoding audio runs at hundreds of times realtime
-# Uploads are hostile: only local files, and only the demuxers of the audio we accept, so a playlist
-# or concat file named .mp3 cannot make ffmpeg open other files or the network (as in video.py).
-SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", "mp3,mov,wav,flac,ogg,aac,matroska"]
+# Uploads are hostile: only the demuxers of the audio formats we accept (processing.ffmpeg adds `file` only).
+DEMUXERS = formats.decoders(formats.AUDIO)
 
 
-def _url(path: Path) -> str:
-    return f"file:{path}"
-
-
-def probe_audio(path: Path) -> dict[str, Any]:
+def probe_audio(path: Path, *, ffprobe: str = FFPROBE, ffmpeg: str = FFMPEG) -> dict[str, Any]:
     """Metadata of a playable audio file (duration, codec, bitrate, sample rate, channels)."""
-    try:
-        result = subprocess.run(
-            [
-                settings.FFPROBE_BIN,
-                "-v",
-                "error",
-                *SAFE_INPUT,
-                "-print_format",
-                "json",
-                "-show_format",
-                "-show_streams",
-                _url(path),
-            ],  # fmt: skip
-            capture_output=True,
-            text=True,
-            timeout=PROBE_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        # a busy machine, not necessarily a bad file: transient, so the job layer retries it
-        raise TimeoutError("ffprobe timed out reading an audio file") from exc
-    if result.returncode != 0:
-        raise Rejected("corrupt_file", "The audio file is damaged or not a format we can play.", result.stderr[-2000:])
-    info = json.loads(result.stdout or "{}")
+    # a timeout is a busy machine, not necessarily a bad file: TranscodeError, which the job layer retries
+    info, errors = probe(path, DEMUXERS, binary=ffprobe, timeout=PROBE_TIMEOUT, subject="audio file")
+    if info is None:
+        raise Rejected(ErrorCode.CORRUPT_FILE, "The audio file is damaged or not a format we can play.", errors[-2000:])
     streams = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
     fmt = info.get("format", {})
     duration = _number(fmt.get("duration")) or (_number(streams[0].get("duration")) if streams else None)
     if not streams:
-        raise Rejected("corrupt_file", "The file has no audio in it.", json.dumps(info)[:2000])
+        raise Rejected(ErrorCode.CORRUPT_FILE, "The file has no audio in it.", json.dumps(info)[:2000])
     moving = [s for s in info.get("streams", []) if s.get("codec_type") == "video" and not _is_cover_art(s)]
     if moving:
         # An MP4 film sniffs as an ISO media file like an M4A does; kept as audio it would skip the
         # video checks and be served as audio/mp4. Cover art (an attached picture) is fine.
         raise Rejected(
-            "type_mismatch",
+            ErrorCode.TYPE_MISMATCH,
             "The file contains video, not just audio; upload it as a video.",
             f"video streams: {[s.get('codec_name') for s in moving]}",
         )
     if not duration or duration <= 0:
-        raise Rejected("corrupt_file", "The audio file is damaged: its length cannot be read.", json.dumps(info)[:2000])
-    decoded = _decoded_seconds(path)
+        raise Rejected(
+            ErrorCode.CORRUPT_FILE, "The audio file is damaged: its length cannot be read.", json.dumps(info)[:2000]
+        )
+    decoded = _decoded_seconds(path, ffmpeg)
     if decoded < duration * 0.9 - 0.1:
         raise Rejected(
-            "corrupt_file",
+            ErrorCode.CORRUPT_FILE,
             "The audio file is incomplete: it ends before its stated length.",
             f"headers say {duration:.3f}s, {decoded:.3f}s decoded",
         )
@@ -98,35 +75,12 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _decoded_seconds(path: Path) -> float:
+def _decoded_seconds(path: Path, binary: str) -> float:
     """How many seconds of the first audio stream decode (ffmpeg's own progress report)."""
+    decode = safe_input(path, DEMUXERS)["a:0"].output("-", f="null")
     try:
-        result = subprocess.run(
-            [
-                settings.FFMPEG_BIN,
-                "-nostdin",
-                "-v",
-                "error",
-                *SAFE_INPUT,
-                "-i",
-                _url(path),
-                "-map",
-                "0:a:0",
-                "-f",
-                "null",
-                "-progress",
-                "pipe:1",
-                "-",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=DECODE_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise TimeoutError("decoding an audio file timed out") from exc  # transient, as above
-    times = [line.split("=", 1)[1] for line in result.stdout.splitlines() if line.startswith("out_time_us=")]
-    try:
-        return max(int(t) for t in times if t.strip().lstrip("-").isdigit()) / 1_000_000
-    except ValueError:
-        return 0.0
+        return run(decode, timeout=DECODE_TIMEOUT, stall_timeout=DECODE_TIMEOUT, binary=binary, subject="audio")
+    except TranscodeError as exc:
+        if exc.reason != "failed":
+            raise  # stopped (time limit, killed): transient, as above
+        raise Rejected(ErrorCode.CORRUPT_FILE, "The audio file is damaged and cannot be decoded.", exc.detail) from exc

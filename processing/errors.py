@@ -5,11 +5,13 @@ is never retried. Any other exception is treated as transient (storage,
 network, a killed process) and retried with backoff until attempts run out.
 """
 
+from processing.codes import ErrorCode
+
 
 class Rejected(Exception):
     """The upload is unacceptable; `code` is one of the contract's error codes."""
 
-    def __init__(self, code: str, message: str, detail: str = "") -> None:
+    def __init__(self, code: ErrorCode, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message

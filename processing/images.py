@@ -7,7 +7,7 @@ it returns.
 The still-image pipeline, in the order that keeps it cheap:
 
 1. `Image.open` reads the header only; pixel count, sides and frames are
-   checked there, before anything is decoded (`image_too_large`).
+   checked there, before anything is decoded (`too_large`).
 2. JPEGs decode with DCT scaling (`draft`) to the smallest 1/2, 1/4 or 1/8
    size that is still at least what the outputs need; nothing else is decoded
    twice.
@@ -33,7 +33,7 @@ import os
 import struct
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +43,10 @@ import magic
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
-from processing import image_ops, sniff
+from processing import formats, image_ops, sniff
+from processing.codes import ErrorCode
 from processing.errors import Rejected
+from processing.rendition import Rendition
 
 # Depth maps, thumbnails and auxiliary images inside HEIC files are never used.
 pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
@@ -58,7 +60,7 @@ if "PILLOW_BLOCKS_MAX" not in os.environ:
 
 # Only these decoders ever see an upload: Pillow knows dozens more formats (EPS
 # would even start Ghostscript), none of which we promised to accept.
-FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "HEIF", "TIFF", "BMP")
+FORMATS = formats.decoders(formats.IMAGE)
 ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
 # every image type sniffing knows, under any of its names
 _IMAGE_MIMES = frozenset(t for t in sniff.TYPE_FAMILIES if t.startswith("image/"))
@@ -68,6 +70,7 @@ _IMAGE_MIMES = frozenset(t for t in sniff.TYPE_FAMILIES if t.startswith("image/"
 class ImageSpec:
     """Every tunable of the image renditions; the job layer fills it from settings."""
 
+    # The sizes of default_renditions (callers that declare their renditions pass them instead).
     thumb_size: int = 150
     optimized_max: int = 2048
     # q80 is where WebP artefacts stop being visible on photos at typical
@@ -97,16 +100,12 @@ class ImageSpec:
             raise ValueError("WebP method must be 0-6 and quality 1-100")
 
 
-@dataclass(frozen=True)
-class Rendition:
-    name: str
-    filename: str
-    content_type: str = "image/webp"
-
-
-THUMBNAIL = Rendition("thumbnail", "thumb.webp")
-OPTIMIZED = Rendition("optimized", "optimized.webp")
-RENDITIONS: tuple[Rendition, ...] = (THUMBNAIL, OPTIMIZED)
+def default_renditions(spec: ImageSpec) -> tuple[Rendition, ...]:
+    """The thumbnail and the optimized image, at the spec's sizes (the app declares its own)."""
+    return (
+        Rendition("thumbnail", "thumb.webp", "cover", spec.thumb_size),
+        Rendition("optimized", "optimized.webp", "within", spec.optimized_max),
+    )
 
 
 @dataclass(frozen=True)
@@ -136,24 +135,33 @@ def probe_image(src_path: Path, spec: ImageSpec = ImageSpec()) -> ImageInfo:
 
 
 def render_image(
-    src_path: Path, out_dir: Path, spec: ImageSpec = ImageSpec(), *, on_stage: Callable[[str], None] | None = None
+    src_path: Path,
+    out_dir: Path,
+    spec: ImageSpec = ImageSpec(),
+    renditions: Sequence[Rendition] | None = None,
+    *,
+    on_stage: Callable[[str], None] | None = None,
 ) -> ImageResult:
-    """Write every rendition of `src_path` into `out_dir` and describe the picture.
+    """Write the renditions of `src_path` (default: `default_renditions(spec)`) into `out_dir` and
+    describe the picture.
 
-    The thumbnail is written first, from the reduced image; `on_stage("optimized")` is called
-    before the optimized WebP is encoded, the longest step, so progress can say where it is.
+    The picture is decoded once, reduced to the largest `within` size; every rendition is cut from
+    that. Cover crops are written first, they are cheap; `on_stage(name)` is called before each
+    `within` rendition is encoded, the longest steps, so progress can say where it is.
     """
     stage = on_stage or (lambda name: None)
+    wanted = sorted(renditions or default_renditions(spec), key=lambda r: r.fit != "cover")
     with _open(src_path) as img:
         info = _check(img, spec)
         orientation = image_ops.orientation_of(img)
         icc = img.info.get("icc_profile") or None
         out_dir.mkdir(parents=True, exist_ok=True)
-        files = {r.name: out_dir / r.filename for r in RENDITIONS}
-        if info.animated:
-            optimized, has_alpha = _write_animation(img, info, orientation, icc, spec, files, stage)
-        else:
-            optimized, has_alpha = _write_still(img, info, orientation, icc, spec, files, stage)
+        files = {r.name: out_dir / r.filename for r in wanted}
+        # the reduced picture every rendition is cut from, and the placeholder's source
+        longest = max((r.size for r in wanted if r.fit == "within"), default=spec.optimized_max)
+        target = image_ops.fit_within(info.width, info.height, longest)
+        write = _write_animation if info.animated else _write_still
+        reduced, has_alpha = write(img, info, orientation, icc, spec, target, wanted, files, stage)
     width, height = (info.height, info.width) if orientation >= 5 else (info.width, info.height)
     metadata = {
         "width": width,
@@ -162,7 +170,7 @@ def render_image(
         "has_alpha": has_alpha,
         "animated": info.animated,
         "frames": info.frames if info.animated else 1,
-        "blurhash": image_ops.placeholder(optimized),
+        "blurhash": image_ops.placeholder(reduced),
     }
     return ImageResult(files=files, metadata=metadata)
 
@@ -173,32 +181,44 @@ def _write_still(
     orientation: int,
     icc: bytes | None,
     spec: ImageSpec,
+    target: tuple[int, int],
+    wanted: Sequence[Rendition],
     files: dict[str, Path],
     stage: Callable[[str], None],
 ) -> tuple[Image.Image, bool]:
     resample = image_ops.RESAMPLE[spec.resample]
-    target = image_ops.fit_within(info.width, info.height, spec.optimized_max)
-    # A very long panorama's optimized image can be thinner than the thumbnail:
-    # decode at least what the cover crop needs too.
-    cover = image_ops.cover_size(info.width, info.height, spec.thumb_size)
-    need = (max(target[0], min(cover[0], info.width)), max(target[1], min(cover[1], info.height)))
+    # A very long panorama's reduced image can be thinner than a thumbnail:
+    # decode at least what the cover crops need too.
+    need = target
+    for rendition in wanted:
+        if rendition.fit == "cover":
+            cover = image_ops.cover_size(info.width, info.height, rendition.size)
+            need = (max(need[0], min(cover[0], info.width)), max(need[1], min(cover[1], info.height)))
     with _decoding():
         if img.format in ("JPEG", "MPO"):
             img.draft(img.mode, need)  # DCT scaling keeps the result >= need
         img.load()
     decoded = image_ops.normalize_mode(img)
     resized = decoded if decoded.size == target else decoded.resize(target, resample, reducing_gap=3.0)
-    optimized = image_ops.upright(image_ops.to_srgb(resized, icc), orientation)
-    if min(optimized.size) >= spec.thumb_size:
-        thumb = image_ops.cover_thumbnail(optimized, spec.thumb_size)
-    else:
-        thumb = image_ops.cover_thumbnail(decoded, spec.thumb_size)
-        thumb = image_ops.upright(image_ops.to_srgb(thumb, icc), orientation)
+    reduced = image_ops.upright(image_ops.to_srgb(resized, icc), orientation)
     options = {"quality": spec.quality, "method": spec.method}
-    thumb.save(files[THUMBNAIL.name], "WEBP", **options)
-    stage("optimized")
-    optimized.save(files[OPTIMIZED.name], "WEBP", **options)
-    return optimized, optimized.mode in ("LA", "RGBA")
+    for rendition in wanted:
+        if rendition.fit == "cover":
+            if min(reduced.size) >= rendition.size:
+                out = image_ops.cover_thumbnail(reduced, rendition.size)
+            else:
+                out = image_ops.cover_thumbnail(decoded, rendition.size)
+                out = image_ops.upright(image_ops.to_srgb(out, icc), orientation)
+        else:
+            stage(rendition.name)
+            out = _within(reduced, rendition.size, resample)
+        out.save(files[rendition.name], "WEBP", **options)
+    return reduced, reduced.mode in ("LA", "RGBA")
+
+
+def _within(img: Image.Image, longest: int, resample: Image.Resampling) -> Image.Image:
+    size = image_ops.fit_within(*img.size, longest)
+    return img if size == img.size else img.resize(size, resample)
 
 
 def _write_animation(
@@ -207,11 +227,12 @@ def _write_animation(
     orientation: int,
     icc: bytes | None,
     spec: ImageSpec,
+    target: tuple[int, int],
+    wanted: Sequence[Rendition],
     files: dict[str, Path],
     stage: Callable[[str], None],
 ) -> tuple[Image.Image, bool]:
     resample = image_ops.RESAMPLE[spec.resample]
-    target = image_ops.fit_within(info.width, info.height, spec.optimized_max)
     frames: list[Image.Image] = []
     durations: list[int] = []
     for index in range(info.frames):
@@ -226,21 +247,25 @@ def _write_animation(
     loop = img.info.get("loop", 1 if info.format == "GIF" else 0)
     has_alpha = any(image_ops.has_transparency(frame) for frame in frames)
     first = frames[0]
-    thumb = image_ops.cover_thumbnail(first, spec.thumb_size)
-    if not has_alpha:
-        thumb = thumb.convert("RGB")
-    thumb.save(files[THUMBNAIL.name], "WEBP", quality=spec.quality, method=spec.method)
-    stage("optimized")
-    first.save(
-        files[OPTIMIZED.name],
-        "WEBP",
-        save_all=True,
-        append_images=frames[1:],
-        duration=durations,
-        loop=loop,
-        quality=spec.quality,
-        method=spec.animation_method,
-    )
+    for rendition in wanted:
+        if rendition.fit == "cover":
+            thumb = image_ops.cover_thumbnail(first, rendition.size)
+            if not has_alpha:
+                thumb = thumb.convert("RGB")
+            thumb.save(files[rendition.name], "WEBP", quality=spec.quality, method=spec.method)
+            continue
+        stage(rendition.name)
+        scaled = [_within(frame, rendition.size, resample) for frame in frames]
+        scaled[0].save(
+            files[rendition.name],
+            "WEBP",
+            save_all=True,
+            append_images=scaled[1:],
+            duration=durations,
+            loop=loop,
+            quality=spec.quality,
+            method=spec.animation_method,
+        )
     return first, has_alpha
 
 
@@ -264,14 +289,14 @@ def _check(img: Image.Image, spec: ImageSpec) -> ImageInfo:
     detail = f"{info.format} {width}x{height}, {frames} frame(s)"
     if width * height > spec.max_pixels or max(width, height) > spec.max_side:
         raise Rejected(
-            "image_too_large",
+            ErrorCode.TOO_LARGE,
             f"The image is too large ({width} x {height} pixels); "
             f"the limit is {spec.max_pixels // 1_000_000} megapixels and {spec.max_side} pixels a side.",
             detail,
         )
     if info.animated and (frames > spec.max_frames or frames * width * height > spec.max_animation_pixels):
         raise Rejected(
-            "image_too_large",
+            ErrorCode.TOO_LARGE,
             f"The animation is too large ({frames} frames of {width} x {height} pixels).",
             detail,
         )
@@ -286,7 +311,7 @@ def _decoding(src_path: Path | None = None) -> Iterator[None]:
     except UnidentifiedImageError as exc:
         raise _unidentified(src_path, exc) from exc
     except Image.DecompressionBombError as exc:
-        raise Rejected("image_too_large", "The image is too large to process.", str(exc)) from exc
+        raise Rejected(ErrorCode.TOO_LARGE, "The image is too large to process.", str(exc)) from exc
     except OSError as exc:
         if exc.errno is not None:  # the file system failed, not the image
             raise
@@ -298,7 +323,7 @@ def _decoding(src_path: Path | None = None) -> Iterator[None]:
 
 def _corrupt(exc: BaseException) -> Rejected:
     return Rejected(
-        "corrupt_file",
+        ErrorCode.CORRUPT_FILE,
         "The image file is damaged or incomplete and cannot be read. Please upload it again.",
         f"{type(exc).__name__}: {exc}",
     )
@@ -310,7 +335,7 @@ def _unidentified(src_path: Path | None, exc: BaseException) -> Rejected:
     if mime in _IMAGE_MIMES or mime in ("application/octet-stream", "inode/x-empty", ""):
         return _corrupt(exc)
     return Rejected(
-        "unsupported_type",
+        ErrorCode.UNSUPPORTED_TYPE,
         "This file type is not supported. Please upload a JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF or BMP image.",
         f"{mime}: {exc}",
     )

@@ -1,8 +1,8 @@
 """What a file really is, from its bytes (libmagic), and whether that matches what the client declared.
 
-Declared and detected types are both mapped to a format family; they match when
-the families are equal. Families also give the extension and Content-Type of
-the stored original, so no user text ever reaches a storage key.
+Declared and detected types are both mapped to a format family (processing.formats);
+they match when the families are equal. Families also give the extension and
+Content-Type of the stored original, so no user text ever reaches a storage key.
 """
 
 from __future__ import annotations
@@ -13,102 +13,20 @@ from typing import IO
 
 import magic
 
+from processing import formats
+
 HEAD_BYTES = 64 * 1024  # enough for libmagic to see inside zip-based office files
 
 
-@dataclass(frozen=True)
-class Family:
-    name: str
-    extension: str
-    content_type: str  # what the stored original is served as
-    label: str  # what users call it, for messages: "a PNG image"
-
-
-FAMILIES: dict[str, Family] = {
-    f.name: f
-    for f in [
-        Family("jpeg", "jpg", "image/jpeg", "a JPEG image"),
-        Family("png", "png", "image/png", "a PNG image"),
-        Family("webp", "webp", "image/webp", "a WebP image"),
-        Family("gif", "gif", "image/gif", "a GIF image"),
-        Family("avif", "avif", "image/avif", "an AVIF image"),
-        Family("heif", "heic", "image/heic", "a HEIC image"),
-        Family("tiff", "tiff", "image/tiff", "a TIFF image"),
-        Family("bmp", "bmp", "image/bmp", "a BMP image"),
-        Family("isobmff", "mp4", "video/mp4", "an MP4 video"),
-        Family("quicktime", "mov", "video/quicktime", "a QuickTime video"),
-        Family("matroska", "webm", "video/webm", "a WebM video"),
-        Family("mp3", "mp3", "audio/mpeg", "an MP3 audio file"),
-        Family("m4a", "m4a", "audio/mp4", "an M4A audio file"),
-        Family("aac", "aac", "audio/aac", "an AAC audio file"),
-        Family("wav", "wav", "audio/wav", "a WAV audio file"),
-        Family("flac", "flac", "audio/flac", "a FLAC audio file"),
-        Family("ogg", "ogg", "audio/ogg", "an Ogg audio file"),
-        Family("pdf", "pdf", "application/pdf", "a PDF document"),
-        Family(
-            "docx", "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "a Word document"
-        ),
-        Family(
-            "xlsx", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "an Excel spreadsheet"
-        ),
-        Family(
-            "pptx",
-            "pptx",
-            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-            "a PowerPoint presentation",
-        ),
-        Family("odt", "odt", "application/vnd.oasis.opendocument.text", "an OpenDocument text"),
-        Family("text", "txt", "text/plain; charset=utf-8", "a text file"),
-    ]
-}
-
+Family = formats.Format
+FAMILIES: dict[str, Family] = formats.BY_NAME
 # Content types, declared or detected, and the families they may belong to.
-TYPE_FAMILIES: dict[str, frozenset[str]] = {
-    "image/jpeg": frozenset({"jpeg"}),
-    "image/png": frozenset({"png"}),
-    "image/webp": frozenset({"webp"}),
-    "image/gif": frozenset({"gif"}),
-    "image/avif": frozenset({"avif"}),
-    "image/heic": frozenset({"heif"}),
-    "image/heif": frozenset({"heif"}),
-    "image/heic-sequence": frozenset({"heif"}),
-    "image/heif-sequence": frozenset({"heif"}),
-    "image/tiff": frozenset({"tiff"}),
-    "image/bmp": frozenset({"bmp"}),
-    "image/x-ms-bmp": frozenset({"bmp"}),
-    # ISO media files: libmagic names them by brand, which says little about the content
-    "video/mp4": frozenset({"isobmff", "quicktime", "m4a"}),
-    "video/quicktime": frozenset({"isobmff", "quicktime"}),
-    "video/x-m4v": frozenset({"isobmff"}),
-    "video/3gpp": frozenset({"isobmff"}),
-    "video/webm": frozenset({"matroska"}),
-    "video/x-matroska": frozenset({"matroska"}),
-    "audio/mpeg": frozenset({"mp3"}),
-    "audio/mp3": frozenset({"mp3"}),
-    "audio/mp4": frozenset({"m4a"}),
-    "audio/x-m4a": frozenset({"m4a"}),
-    "audio/aac": frozenset({"aac", "m4a"}),  # apps send audio/aac for .m4a too
-    "audio/x-hx-aac-adts": frozenset({"aac"}),
-    "audio/x-aac": frozenset({"aac"}),
-    "audio/wav": frozenset({"wav"}),
-    "audio/x-wav": frozenset({"wav"}),
-    "audio/wave": frozenset({"wav"}),
-    "audio/vnd.wave": frozenset({"wav"}),
-    "audio/flac": frozenset({"flac"}),
-    "audio/x-flac": frozenset({"flac"}),
-    "audio/ogg": frozenset({"ogg"}),
-    "audio/opus": frozenset({"ogg"}),
-    "application/pdf": frozenset({"pdf"}),
-    FAMILIES["docx"].content_type: frozenset({"docx"}),
-    FAMILIES["xlsx"].content_type: frozenset({"xlsx"}),
-    FAMILIES["pptx"].content_type: frozenset({"pptx"}),
-    FAMILIES["odt"].content_type: frozenset({"odt"}),
-    "text/plain": frozenset({"text"}),
-    "text/csv": frozenset({"text"}),
-}
+TYPE_FAMILIES: dict[str, frozenset[str]] = formats.families_of_type()
 
 # A zip is an office file when its main part is there (libmagic only looks at the first entries).
 OOXML_MAIN_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "pptx": "ppt/presentation.xml"}
+# Families stored as zips: their parts are unpacked and scanned one by one (processing/archives.py).
+ZIP_BASED = frozenset({*OOXML_MAIN_PART, "odt"})
 
 # What libmagic answers for bytes in which it finds no format at all: garbled or damaged, not "another type".
 UNRECOGNISED = "application/octet-stream"

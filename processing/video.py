@@ -9,48 +9,39 @@ layer downloads the upload, calls these, and uploads what they write.
   network; the decoders refuse frames over the pixel cap.
 - `probe_video` reads the container headers and applies every cap (duration,
   dimensions, pixels, frame rate, frame count) before anything is decoded in
-  full. Over a cap is `Rejected("too_large")`; no decodable video stream or no
-  duration is `Rejected("corrupt_file")`.
+  full. Over a cap is `Rejected(ErrorCode.TOO_LARGE)`; no decodable video stream or no
+  duration is `Rejected(ErrorCode.CORRUPT_FILE)`.
 - `transcode_hls` decodes once. One filter graph scales the source to the
   largest rung and every smaller rung from the one above it (cheaper than
   scaling each from the source, same quality: bench/README.md); each rung has
   its own libx264 + AAC encoder in the same process, and the hls muxer writes
   `<rung>/index.m3u8`, its segments and `master.m3u8`. Keyframes are forced
   every `segment_seconds` of source time, so segments line up across rungs.
-- Every ffmpeg run goes through `_run_ffmpeg`: a wall-clock timeout, a
-  no-progress watchdog, the process group killed on every way out, and a
-  bounded stderr tail turned into a short message (`TranscodeError`, which
-  the job layer retries) with the full text kept in `detail`.
+- Every ffprobe and ffmpeg run goes through the adapter, `processing.ffmpeg`:
+  command lines from ffmpeg-python, and a supervised run (timeout, no-progress
+  watchdog, process group killed on every way out, `TranscodeError` with the
+  full text in `detail`, which the job layer retries).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import os
-import queue
-import re
 import shutil
-import signal
-import subprocess
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import IO
+from typing import Any
 
+from processing import ffmpeg
+from processing.codes import ErrorCode
 from processing.errors import Rejected
+from processing.ffmpeg import FFMPEG, FFPROBE, ProgressCallback, TranscodeError
+from processing.formats import VIDEO, decoders
 
-FFMPEG = "ffmpeg"
-FFPROBE = "ffprobe"
+__all__ = ["TranscodeError"]  # raised from here too, through the adapter
+
 MASTER_PLAYLIST = "master.m3u8"
 VARIANT_PLAYLIST = "index.m3u8"
-
-ProgressCallback = Callable[[float], None]
 
 
 @dataclass(frozen=True)
@@ -96,8 +87,9 @@ class VideoSpec:
     thumbnail_size: int = 640  # longest side; never upscaled
     thumbnail_quality: int = 80
     progress_interval: float = 0.25  # at most ~4 progress callbacks a second
-    # Demuxers ffprobe/ffmpeg may use; anything else (hls, concat, image2...) is refused.
-    formats: tuple[str, ...] = ("mov", "matroska", "avi", "mpegts", "flv", "mpeg", "ogg", "asf")
+    # Demuxers ffprobe/ffmpeg may use, those of the accepted formats; anything else (hls, concat, image2...)
+    # is refused.
+    formats: tuple[str, ...] = decoders(VIDEO)
     ffmpeg: str = FFMPEG  # the binaries, for a build in another place
     ffprobe: str = FFPROBE
 
@@ -163,46 +155,25 @@ class HlsResult:
         return sorted(p.relative_to(self.out_dir) for p in self.out_dir.rglob("*") if p.is_file())
 
 
-class TranscodeError(Exception):
-    """ffmpeg failed for a reason that is not the input's fault; the caller retries."""
-
-    def __init__(self, message: str, detail: str = "", reason: str = "failed") -> None:
-        super().__init__(message)
-        self.message = message
-        self.detail = detail  # full technical text, for moderators only
-        self.reason = reason  # "timeout", "stalled", "killed" or "failed"
-
-
 # --- probing -----------------------------------------------------------------------------
 
 
 def probe_video(path: Path, spec: VideoSpec | None = None) -> VideoInfo:
     """Read the headers, check the caps; raise Rejected for anything we will not transcode."""
     spec = spec or VideoSpec()
-    cmd = [
-        spec.ffprobe, "-hide_banner", "-loglevel", "error", *_input_options(spec),
-        "-of", "json", "-show_format", "-show_streams", _file_url(path),
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(
-            cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=spec.probe_timeout, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise TranscodeError("Reading the video took too long.", str(exc), reason="timeout") from exc
-    errors = done.stderr.decode("utf-8", "replace")[-_TAIL_CHARS:]
+    found, errors = ffmpeg.probe(
+        path, spec.formats, binary=spec.ffprobe, timeout=spec.probe_timeout, subject="video", max_pixels=spec.max_pixels
+    )
     if "exceeds specified max pixel count" in errors:
-        raise Rejected("too_large", _too_large_pixels(spec), errors)
-    try:
-        data = json.loads(done.stdout or b"{}") if done.returncode == 0 else {}
-    except ValueError:
-        data = {}
+        raise Rejected(ErrorCode.TOO_LARGE, _too_large_pixels(spec), errors)
+    data = found or {}
     streams = [s for s in data.get("streams") or [] if isinstance(s, dict)]
     video = next((s for s in streams if _is_video(s)), None)
     if video is None:
         # ffprobe may have read the file fine (an audio-only MP4): say what it found, for moderators
         found = ", ".join(f"{s.get('codec_type')} ({s.get('codec_name')})" for s in streams) or "none"
         raise Rejected(
-            "corrupt_file", "The file has no video we can read.", errors or f"no video stream; streams: {found}"
+            ErrorCode.CORRUPT_FILE, "The file has no video we can read.", errors or f"no video stream; streams: {found}"
         )
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
 
@@ -211,9 +182,9 @@ def probe_video(path: Path, spec: VideoSpec | None = None) -> VideoInfo:
     stored_w, stored_h = int(video.get("width") or 0), int(video.get("height") or 0)
     fps = _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate"))
     if not duration:
-        raise Rejected("corrupt_file", "The video has no duration; the file may be damaged.", errors)
+        raise Rejected(ErrorCode.CORRUPT_FILE, "The video has no duration; the file may be damaged.", errors)
     if stored_w <= 0 or stored_h <= 0 or not fps:
-        raise Rejected("corrupt_file", "The video's picture size or frame rate is unreadable.", errors)
+        raise Rejected(ErrorCode.CORRUPT_FILE, "The video's picture size or frame rate is unreadable.", errors)
 
     sar = _rate(str(video.get("sample_aspect_ratio", "1:1")).replace(":", "/")) or 1.0
     rotation = _rotation(video)
@@ -224,17 +195,19 @@ def probe_video(path: Path, spec: VideoSpec | None = None) -> VideoInfo:
 
     detail = f"{stored_w}x{stored_h} (displayed {width}x{height}), {fps:.3f} fps, {duration:.3f} s, {frames} frames"
     if duration > spec.max_duration:
-        raise Rejected("too_large", f"The video is longer than {_minutes(spec.max_duration)}.", detail)
+        raise Rejected(ErrorCode.TOO_LARGE, f"The video is longer than {_minutes(spec.max_duration)}.", detail)
     if (
         max(width, height) > max(spec.max_width, spec.max_height)
         or min(width, height) > min(spec.max_width, spec.max_height)
         or stored_w * stored_h > spec.max_pixels
     ):
-        raise Rejected("too_large", _too_large_pixels(spec), detail)
+        raise Rejected(ErrorCode.TOO_LARGE, _too_large_pixels(spec), detail)
     if fps > spec.max_fps:
-        raise Rejected("too_large", f"The video's frame rate is above {spec.max_fps:g} frames a second.", detail)
+        raise Rejected(
+            ErrorCode.TOO_LARGE, f"The video's frame rate is above {spec.max_fps:g} frames a second.", detail
+        )
     if frames > spec.max_frames:
-        raise Rejected("too_large", f"The video has more than {spec.max_frames} frames.", detail)
+        raise Rejected(ErrorCode.TOO_LARGE, f"The video has more than {spec.max_frames} frames.", detail)
 
     return VideoInfo(
         duration=duration,
@@ -314,17 +287,19 @@ def make_thumbnail(
     try:
         for seek in seeks:
             out_path.unlink(missing_ok=True)
-            args = [
-                "-ss", f"{seek:.3f}", *_input_options(spec), "-i", _file_url(src),
-                "-map", f"0:{info.video_stream}", "-frames:v", "1",
-                "-vf", f"scale={width}:{height}:flags=bicubic,setsar=1",
-                "-c:v", "libwebp", "-quality", str(spec.thumbnail_quality),
-                "-map_metadata", "-1", "-f", "webp", str(out_path),
-            ]  # fmt: skip
-            _run_ffmpeg(args, timeout=spec.thumbnail_timeout, stall_timeout=spec.thumbnail_timeout, binary=spec.ffmpeg)
+            picture = (
+                _input(src, spec, ss=f"{seek:.3f}")[str(info.video_stream)]
+                .filter("scale", width, height, flags="bicubic")
+                .filter("setsar", 1)
+            )
+            output = picture.output(
+                str(out_path), vframes=1, vcodec="libwebp", quality=spec.thumbnail_quality, map_metadata=-1, f="webp"
+            )
+            timeout = spec.thumbnail_timeout
+            ffmpeg.run(output, timeout=timeout, stall_timeout=timeout, binary=spec.ffmpeg)
             if out_path.is_file() and out_path.stat().st_size > 0:
                 return
-        raise Rejected("corrupt_file", "No picture could be read from the video.")
+        raise Rejected(ErrorCode.CORRUPT_FILE, "No picture could be read from the video.")
     except BaseException:
         out_path.unlink(missing_ok=True)
         raise
@@ -380,8 +355,8 @@ def transcode_hls(
         raise ValueError(f"{out_dir} is not empty")
     renditions = plan_ladder(info, spec)
     try:
-        reached = _run_ffmpeg(
-            _hls_arguments(src, out_dir, info, spec, renditions),
+        reached = ffmpeg.run(
+            _hls_output(src, out_dir, info, spec, renditions),
             timeout=spec.timeout,
             stall_timeout=spec.stall_timeout,
             duration=info.duration,
@@ -395,7 +370,7 @@ def transcode_hls(
         # A header that promises more than the data holds is a damaged (e.g. truncated) upload.
         if info.duration > 2 and reached < info.duration / 2:
             raise Rejected(
-                "corrupt_file",
+                ErrorCode.CORRUPT_FILE,
                 "The video file is incomplete or damaged.",
                 f"decoded {reached:.2f} s of the {info.duration:.2f} s the header announces",
             )
@@ -407,57 +382,65 @@ def transcode_hls(
     return HlsResult(out_dir, renditions)
 
 
-def _hls_arguments(
-    src: Path, out_dir: Path, info: VideoInfo, spec: VideoSpec, renditions: tuple[Rendition, ...]
-) -> list[str]:
-    args = [*_input_options(spec), "-i", _file_url(src), "-filter_complex", _scale_graph(info, spec, renditions)]
-    for i in range(len(renditions)):
-        args += ["-map", f"[v{i}]"]
-        if info.audio_stream is not None:
-            args += ["-map", f"0:{info.audio_stream}"]
-    args += ["-c:v", "libx264", "-preset", spec.preset, "-crf", str(spec.crf), "-profile:v", "high"]
+def _hls_output(src: Path, out_dir: Path, info: VideoInfo, spec: VideoSpec, renditions: tuple[Rendition, ...]) -> Any:
+    source = _input(src, spec)
+    pictures = _scaled(source[str(info.video_stream)], info, spec, renditions)
+    audio = source[str(info.audio_stream)] if info.audio_stream is not None else None
+    streams = [s for picture in pictures for s in (picture, audio) if s is not None]
+    options: dict[str, Any] = {"c:v": "libx264", "preset": spec.preset, "crf": spec.crf, "profile:v": "high"}
     if spec.x264_params:
-        args += ["-x264-params", spec.x264_params]
+        options["x264-params"] = spec.x264_params
     # Forced keyframes on source time (not frame counts) land on the same instants in every
     # rendition, so the hls muxer cuts all of them at the same points.
-    args += ["-force_key_frames", f"expr:gte(t,n_forced*{spec.segment_seconds})"]
+    options["force_key_frames"] = f"expr:gte(t,n_forced*{spec.segment_seconds})"
     for i, r in enumerate(renditions):
-        buffer = int(r.video_bitrate * spec.bufsize_factor)
-        args += [f"-maxrate:v:{i}", str(r.video_bitrate), f"-bufsize:v:{i}", str(buffer)]
-    if info.audio_stream is not None:
-        args += ["-c:a", "aac", "-ac", "2"]
-        for i, r in enumerate(renditions):
-            args += [f"-b:a:{i}", str(r.audio_bitrate)]
-    streams = " ".join(
-        f"v:{i},a:{i},name:{r.name}" if info.audio_stream is not None else f"v:{i},name:{r.name}"
-        for i, r in enumerate(renditions)
+        options[f"maxrate:v:{i}"] = r.video_bitrate
+        options[f"bufsize:v:{i}"] = int(r.video_bitrate * spec.bufsize_factor)
+        if audio is not None:
+            options[f"b:a:{i}"] = r.audio_bitrate
+    if audio is not None:
+        options.update({"c:a": "aac", "ac": 2})
+    stream_map = " ".join(
+        f"v:{i},a:{i},name:{r.name}" if audio is not None else f"v:{i},name:{r.name}" for i, r in enumerate(renditions)
     )
-    args += [
-        "-map_metadata", "-1", "-map_chapters", "-1",
-        "-f", "hls", "-hls_time", str(spec.segment_seconds), "-hls_playlist_type", "vod",
-        "-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
-        "-hls_segment_filename", str(out_dir / "%v" / "seg_%05d.ts"),
-        "-master_pl_name", MASTER_PLAYLIST, "-var_stream_map", streams,
+    return ffmpeg.output_of(
+        streams,
         str(out_dir / "%v" / VARIANT_PLAYLIST),
-    ]  # fmt: skip
-    return args
+        **options,
+        map_metadata=-1,
+        map_chapters=-1,
+        f="hls",
+        hls_time=spec.segment_seconds,
+        hls_playlist_type="vod",
+        hls_flags="independent_segments",
+        hls_segment_type="mpegts",
+        hls_segment_filename=str(out_dir / "%v" / "seg_%05d.ts"),
+        master_pl_name=MASTER_PLAYLIST,
+        var_stream_map=stream_map,
+    )
 
 
-def _scale_graph(info: VideoInfo, spec: VideoSpec, renditions: tuple[Rendition, ...]) -> str:
-    """`[0:N]` scaled to the largest rendition, each smaller one scaled from the one above it."""
-    head = [f"fps={spec.max_output_fps:g}"] if info.fps > spec.max_output_fps else []
+def _scaled(picture: Any, info: VideoInfo, spec: VideoSpec, renditions: tuple[Rendition, ...]) -> list[Any]:
+    """The picture scaled to the largest rendition, each smaller one scaled from the one above it
+    (in the order of `renditions`)."""
+    if info.fps > spec.max_output_fps:
+        picture = picture.filter("fps", f"{spec.max_output_fps:g}")
     order = sorted(range(len(renditions)), key=lambda i: renditions[i].width * renditions[i].height, reverse=True)
-    parts, source = [], f"[0:{info.video_stream}]"
+    scaled: dict[int, Any] = {}
     for step, i in enumerate(order):
         r = renditions[i]
-        chain = ",".join([*head, f"scale={r.width}:{r.height}:flags={spec.scaler}", "format=yuv420p", "setsar=1"])
-        head = []
+        picture = picture.filter("scale", r.width, r.height, flags=spec.scaler).filter("format", "yuv420p")
+        picture = picture.filter("setsar", 1)
         if step == len(order) - 1:
-            parts.append(f"{source}{chain}[v{i}]")
+            scaled[i] = picture
         else:
-            parts.append(f"{source}{chain},split=2[v{i}][s{step}]")
-            source = f"[s{step}]"
-    return ";".join(parts)
+            split = picture.split()
+            scaled[i], picture = split[0], split[1]
+    return [scaled[i] for i in range(len(renditions))]
+
+
+def _input(src: Path, spec: VideoSpec, **options: Any) -> Any:
+    return ffmpeg.safe_input(src, spec.formats, max_pixels=spec.max_pixels, **options)
 
 
 def _empty(folder: Path, *, remove: bool) -> None:
@@ -469,173 +452,3 @@ def _empty(folder: Path, *, remove: bool) -> None:
             shutil.rmtree(child, ignore_errors=True)
         else:
             child.unlink(missing_ok=True)
-
-
-# --- running ffmpeg ------------------------------------------------------------------------
-
-
-def _input_options(spec: VideoSpec) -> list[str]:
-    return [
-        "-protocol_whitelist", "file", "-format_whitelist", ",".join(spec.formats),
-        "-max_pixels", str(spec.max_pixels),
-    ]  # fmt: skip
-
-
-def _file_url(path: Path) -> str:
-    # An explicit protocol: a name like "x:y.mp4" or "-i" is never read as a URL or an option.
-    return "file:" + str(Path(path).resolve())
-
-
-_TAIL_CHARS = 64_000
-_TRANSIENT = (
-    (re.compile(r"No space left on device", re.I), "The server ran out of disk space while converting the video."),
-    (
-        re.compile(r"Cannot allocate memory|Out of memory", re.I),
-        "The server ran out of memory while converting the video.",
-    ),
-)
-_CORRUPT = re.compile(
-    r"Invalid data found when processing input|moov atom not found|could not find codec parameters|"
-    r"Invalid NAL unit|error while decoding|decode_slice_header error|no frame!|EBML header parsing failed|"
-    r"corrupt",
-    re.I,
-)
-
-
-class _Tail:
-    """The last ~64 kB of a stream, read on a thread so ffmpeg never blocks on a full pipe."""
-
-    def __init__(self) -> None:
-        self._lines: deque[str] = deque()
-        self._size = 0
-
-    def read(self, stream: IO[bytes]) -> None:
-        for raw in stream:
-            line = raw.decode("utf-8", "replace").rstrip()[:2000]
-            self._lines.append(line)
-            self._size += len(line) + 1
-            while self._size > _TAIL_CHARS and len(self._lines) > 1:
-                self._size -= len(self._lines.popleft()) + 1
-
-    def text(self) -> str:
-        return "\n".join(self._lines)
-
-
-def _read_progress(stream: IO[bytes], updates: queue.Queue[tuple[int, int] | None]) -> None:
-    """Turn `-progress` blocks into (frame, out_time_us) updates; None once ffmpeg closes it."""
-    frame = out_us = 0
-    try:
-        for raw in stream:
-            key, _, value = raw.decode("ascii", "replace").strip().partition("=")
-            if key == "frame" and value.isdigit():
-                frame = int(value)
-            elif key == "out_time_us" and value.lstrip("-").isdigit():
-                out_us = max(0, int(value))
-            elif key == "progress":
-                updates.put((frame, out_us))
-    finally:
-        updates.put(None)
-
-
-def _run_ffmpeg(
-    args: list[str],
-    *,
-    timeout: float,
-    stall_timeout: float,
-    duration: float | None = None,
-    on_progress: ProgressCallback | None = None,
-    interval: float = 0.25,
-    binary: str = FFMPEG,
-) -> float:
-    """Run ffmpeg to completion and return how far its output got (seconds).
-
-    Kills it when it exceeds `timeout`, when neither its frame count nor its output time has
-    advanced for `stall_timeout`, or when anything (on_progress included) raises. on_progress
-    is called on this thread, with a rising fraction, at most once per `interval`.
-    """
-    cmd = [binary, "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1", *args]
-    # Its own session: one killpg reaches ffmpeg and anything it might start.
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    updates: queue.Queue[tuple[int, int] | None] = queue.Queue()
-    tail = _Tail()
-    readers = [
-        threading.Thread(target=_read_progress, args=(proc.stdout, updates), daemon=True),
-        threading.Thread(target=tail.read, args=(proc.stderr,), daemon=True),
-    ]
-    for reader in readers:
-        reader.start()
-    stopped = ""
-    frame = out_us = 0
-    reported = 0.0
-    start = last_move = time.monotonic()
-    last_report = -math.inf
-    try:
-        while True:
-            try:
-                update = updates.get(timeout=0.1)
-            except queue.Empty:
-                update = (frame, out_us)
-            now = time.monotonic()
-            if update is None:
-                break  # stdout closed: ffmpeg is exiting
-            if update[0] > frame or update[1] > out_us:
-                frame, out_us = max(frame, update[0]), max(out_us, update[1])
-                last_move = now
-                if on_progress and duration and now - last_report >= interval:
-                    # 1.0 is the caller's to report, once the output is checked.
-                    fraction = min(0.99, out_us / (duration * 1e6))
-                    if fraction > reported:
-                        on_progress(fraction)
-                        reported, last_report = fraction, now
-            if now - start > timeout:
-                stopped = "timeout"
-                break
-            if now - last_move > stall_timeout:
-                stopped = "stalled"
-                break
-        if stopped:
-            _kill(proc)
-        else:
-            try:
-                proc.wait(timeout=max(1.0, timeout - (time.monotonic() - start)))
-            except subprocess.TimeoutExpired:
-                stopped = "timeout"
-                _kill(proc)
-    finally:
-        _kill(proc)
-        for reader in readers:
-            reader.join(timeout=5)
-        proc.stdout.close()
-        proc.stderr.close()
-
-    errors = tail.text()
-    detail = f"$ {' '.join(cmd)}\nexit status {proc.returncode}\n{errors}".strip()
-    if stopped == "timeout":
-        raise TranscodeError(
-            f"Converting the video took longer than the limit ({timeout:g} s) and was stopped.", detail, stopped
-        )
-    if stopped == "stalled":
-        raise TranscodeError(
-            f"Converting the video made no progress for {stall_timeout:g} s and was stopped.", detail, stopped
-        )
-    if proc.returncode < 0:
-        name = signal.Signals(-proc.returncode).name if -proc.returncode in signal.valid_signals() else "?"
-        raise TranscodeError(f"The video converter was stopped unexpectedly ({name}).", detail, "killed")
-    if proc.returncode != 0:
-        for pattern, message in _TRANSIENT:
-            if pattern.search(errors):
-                raise TranscodeError(message, detail)
-        if _CORRUPT.search(errors):
-            raise Rejected("corrupt_file", "The video file is damaged or cannot be decoded.", detail)
-        raise TranscodeError(f"The video could not be converted (ffmpeg exit status {proc.returncode}).", detail)
-    return out_us / 1e6
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()

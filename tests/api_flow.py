@@ -1,17 +1,23 @@
-"""The client's side of an upload, step by step, for the API tests: create, PUT, confirm, and what is stored."""
+"""The support module of the integration tests: the client's side of an upload step by step (create, PUT,
+confirm), a burst worker, and what is stored."""
 
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 import django_rq
+import requests
+from django.conf import settings
 from rest_framework.response import Response
 from rest_framework.test import APIClient
+from rq import Queue, SimpleWorker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from processing import jobs
+from media import jobs
+from media.models import Status
 from tests.helpers import put_upload, stored_keys
 from tests.samples import Sample
 
@@ -82,3 +88,37 @@ def drop_job(media_id: str) -> None:
     registries pointing at a job that is gone.)"""
     with contextlib.suppress(NoSuchJobError):
         Job.fetch(jobs.job_id(media_id), connection=django_rq.get_connection("default")).delete()
+
+
+def run_worker(queue: Queue) -> None:
+    """One burst of a real worker in this process: it runs every queued job, then returns."""
+    SimpleWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=False)
+
+
+def submit(api: APIClient, *, filename: str, content_type: str, body: bytes) -> str:
+    """Create, PUT the bytes with the returned URL and headers only, confirm: 202, PROCESSING."""
+    created = create(api, filename=filename, content_type=content_type, size=len(body))
+    assert created.status_code == 201, created.json()
+    upload = created.json()["upload"]
+    assert put_upload(upload, body).status_code == 200
+    confirmed = api.post(f"/api/media/{created.json()['id']}/confirm/")
+    assert confirmed.status_code == 202, confirmed.json()
+    assert confirmed.json()["status"] == Status.PROCESSING
+    return created.json()["id"]
+
+
+def get_media(api: APIClient, media_id: str) -> dict[str, Any]:
+    answer = api.get(detail_url(media_id))
+    assert answer.status_code == 200
+    return answer.json()
+
+
+def download(url: str) -> requests.Response:
+    answer = requests.get(url, timeout=30)
+    assert answer.status_code == 200, answer.text[:300]
+    return answer
+
+
+def spool_files() -> list[Path]:
+    spool = Path(settings.SPOOL_DIR)
+    return sorted(spool.rglob("*")) if spool.exists() else []

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import requests
+
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
+# The shared photo corpus, beside the checkout (tests that need it skip when it is absent).
+CORPUS = ROOT.parent / "shared" / "corpus"
 
 
 def put_upload(upload: dict, body: bytes) -> requests.Response:

@@ -11,9 +11,8 @@ import pytest
 import requests
 from django.conf import settings
 
-from media import storage
+from media import maintenance, storage
 from media.models import Media, Status
-from processing import maintenance
 from tests import samples
 from tests.api_flow import NOTHING, confirm, create, create_ok, detail_url, keys_of, upload, uploaded
 from tests.samples import Sample

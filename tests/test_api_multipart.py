@@ -13,9 +13,8 @@ import requests
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from media import storage
+from media import maintenance, storage
 from media.models import Media, Status
-from processing import maintenance
 from tests.api_flow import NOTHING, action_url, confirm, create, detail_url, keys_of
 from tests.helpers import put_upload
 

@@ -16,8 +16,9 @@ from rest_framework.test import APIClient
 from rq import SimpleWorker
 from rq.job import Job
 
+from media import jobs
 from media.models import Media, Status
-from processing import jobs, scan
+from processing import scan
 from tests import samples
 from tests.api_flow import NOTHING, confirm, drop_job, keys_of, retry_url, uploaded
 from tests.samples import Sample

@@ -19,9 +19,8 @@ from rq import SimpleWorker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from media import lifecycle, storage
+from media import jobs, lifecycle, storage
 from media.models import Media, Status
-from processing import jobs
 from tests import samples
 from tests.api_flow import (
     LIST_URL,

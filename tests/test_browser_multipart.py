@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.test_browser_upload import browser, browser_user, card  # noqa: F401 - fixtures
 from tests.test_ws_live import LiveServer, asgi_server  # noqa: F401 - fixtures
 

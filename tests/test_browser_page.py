@@ -32,6 +32,10 @@ def test_any_active_user_logs_in_and_gets_the_page(user: Any) -> None:
     config = json.loads(html[start:].split(">", 1)[1].split("</script>", 1)[0])
     assert config["api"] == "/api/media/" and config["ws"] == "/ws/media/"
     assert config["csrfToken"]
+    # the formats table reaches the page: extensions for files the browser names no type for, and the picker
+    assert config["typeByExtension"]["heic"] == "image/heic" and config["typeByExtension"]["mkv"] == "video/webm"
+    accept = html.split('accept="', 1)[1].split('"', 1)[0].split(",")
+    assert {"image/jpeg", "video/webm", "text/plain", ".heic", ".docx"} <= set(accept)
 
 
 def test_a_wrong_password_shows_an_error(user: Any) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CORPUS, ROOT
+from tests.helpers import CORPUS, ROOT
 from tests.test_ws_live import LiveServer, WorkerControl, asgi_server, worker_thread  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,9 @@ from django.core.cache import cache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.throttling import ScopedRateThrottle
 
+from media import spool
 from media.models import Kind, Media, Status
-from processing import scan, spool
+from processing import scan
 from processing.errors import Rejected
 
 
@@ -73,7 +74,7 @@ def test_the_spool_is_swept_of_what_a_killed_worker_left(settings, tmp_path) -> 
 def test_a_file_over_clamds_size_limit_is_rejected_not_waiting(monkeypatch) -> None:
     # fault injection: clamd's answer past its StreamMaxLength (the project's clamd allows 2 GB,
     # so the real one would need 2 GB streamed to say it)
-    monkeypatch.setattr(scan, "_instream", lambda fileobj: {"stream": ("ERROR", "INSTREAM size limit exceeded")})
+    monkeypatch.setattr(scan, "_instream", lambda *_: {"stream": ("ERROR", "INSTREAM size limit exceeded")})
     with pytest.raises(Rejected) as caught:
-        scan.scan(io.BytesIO(b"x"))
+        scan.scan(io.BytesIO(b"x"), scan.Clamd())
     assert caught.value.code == "too_large"

@@ -11,9 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from media import lifecycle, storage
+from media import jobs, lifecycle, maintenance, storage
 from media.models import Kind, Media, Status
-from processing import jobs, maintenance
 from tests.helpers import clear_queue, put_upload, stored_keys
 
 
@@ -71,7 +70,7 @@ def test_processing_media_whose_job_was_lost_are_queued_again(user, queues) -> N
 def test_a_job_that_failed_for_good_makes_its_media_failed(user, queues) -> None:
     media = make(user, Status.PROCESSING, kind=Kind.IMAGE)
     queue = django_rq.get_queue("images", commit_mode="auto")
-    job = queue.enqueue("processing.jobs.process_media", str(media.id), job_id=jobs.job_id(media.id))
+    job = queue.enqueue("media.jobs.process_media", str(media.id), job_id=jobs.job_id(media.id))
     queue.remove(job)
     job.set_status("failed")  # as RQ leaves a job whose last retry failed
     Media.objects.filter(pk=media.pk).update(updated_at=timezone.now() - timedelta(hours=1))

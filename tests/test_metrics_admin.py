@@ -59,7 +59,8 @@ def moderator(client, django_user_model):
 
 @pytest.mark.django_db
 def test_the_admin_lists_media_with_previews_and_shows_errors(moderator, user) -> None:
-    ready = make(user, Status.READY, thumbnail_key="permanent/x/thumb.webp", original_key="permanent/x/original.jpg")
+    ready = make(user, Status.READY, original_key="permanent/x/original.jpg")
+    ready.outputs.create(name="thumbnail", key="permanent/x/thumb.webp")
     rejected = make(
         user,
         Status.REJECTED,

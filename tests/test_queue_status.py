@@ -12,9 +12,8 @@ from django.utils import timezone
 from rq import Worker
 from rq.job import Job
 
-from media import queue_status
+from media import jobs, queue_status
 from media.models import Kind, Media, Status
-from processing import jobs
 
 
 def test_estimate_with_an_idle_worker_is_one_run_per_round_ahead() -> None:

@@ -39,15 +39,14 @@ from django.conf import settings
 from PIL import Image, ImageChops, ImageStat
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
 
-from media import events, storage
+from media import events, jobs, storage
 from media.models import Media, Status
-from processing import jobs
 from tests import video_samples
-from tests.api_flow import NOTHING, create, detail_url, keys_of, retry_url
-from tests.helpers import clear_queue, ffmpeg_children, put_upload
+from tests.api_flow import NOTHING, detail_url, keys_of, retry_url, run_worker, spool_files, submit
+from tests.helpers import clear_queue, ffmpeg_children
 from tests.video_samples import CASES, VideoCase
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,32 +73,11 @@ def token(api: APIClient, user) -> str:
     return Token.objects.get(user=user).key
 
 
-def run_worker(queue: Queue) -> None:
-    """One burst of a real worker in this process: it runs every queued job (retries included), then returns."""
-    SimpleWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=False)
-
-
-def submit(api: APIClient, *, filename: str, content_type: str, body: bytes) -> str:
-    """Create, PUT with the returned URL and headers only, confirm: 202, PROCESSING."""
-    created = create(api, filename=filename, content_type=content_type, size=len(body))
-    assert created.status_code == 201, created.json()
-    assert put_upload(created.json()["upload"], body).status_code == 200
-    confirmed = api.post(f"/api/media/{created.json()['id']}/confirm/")
-    assert confirmed.status_code == 202, confirmed.json()
-    assert confirmed.json()["status"] == Status.PROCESSING
-    return created.json()["id"]
-
-
 def get_live(live_server: Any, token: str, media_id: str) -> requests.Response:
     """The media as a client reads it, over HTTP from the live server, so its URLs name that server."""
     return requests.get(
         f"{live_server.url}{detail_url(media_id)}", headers={"Authorization": f"Token {token}"}, timeout=30
     )
-
-
-def spool_files() -> list[Path]:
-    spool = Path(settings.SPOOL_DIR)
-    return sorted(spool.rglob("*")) if spool.exists() else []
 
 
 def content_type_of(key: str) -> str:
@@ -348,12 +326,16 @@ def test_running_the_video_job_twice_gives_the_same_objects_and_row(api: APIClie
     assert first.status == Status.READY
     objects = {key: storage.read(key) for key in keys_of(media_id)["permanent"]}
 
+    made = dict(first.outputs.values_list("name", "key"))
+    assert set(made) == {"thumbnail", "hls"}
     Media.objects.filter(pk=media_id).update(status=Status.PROCESSING)
+    first.outputs.all().delete()  # they are recorded with READY
     assert jobs.process_media(media_id) == "ready"
     second = Media.objects.get(pk=media_id)
     assert {key: storage.read(key) for key in keys_of(media_id)["permanent"]} == objects
-    fields = ["status", "original_key", "thumbnail_key", "hls_key", "metadata", "detected_type", "progress"]
+    fields = ["status", "original_key", "metadata", "detected_type", "progress"]
     assert [getattr(second, f) for f in fields] == [getattr(first, f) for f in fields]
+    assert dict(second.outputs.values_list("name", "key")) == made
     assert spool_files() == []
 
 
@@ -552,7 +534,7 @@ def test_a_killed_then_stuck_ffmpeg_is_retried_then_failed_and_the_upload_kept(
 
     # The first attempt's reason is in the worker's log (RQ keeps the last failure only), the last one's
     # on the job's record and in the media's error.
-    retried = [r.getMessage() for r in caplog.records if r.name == "processing.jobs" and "will retry" in r.getMessage()]
+    retried = [r.getMessage() for r in caplog.records if r.name == "media.jobs" and "will retry" in r.getMessage()]
     assert retried == [
         f"media {media_id}: attempt failed (TranscodeError: The video converter was stopped unexpectedly "
         "(SIGKILL).), will retry"

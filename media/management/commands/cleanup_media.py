@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandParser
 
-from processing import maintenance
+from media import maintenance
 
 
 class Command(BaseCommand):

@@ -48,18 +48,8 @@
     storing: "Saving",
     done: "Done",
   };
-  // Browsers leave File.type empty for some formats; the server checks the bytes either way.
-  const TYPE_BY_EXTENSION = {
-    jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp", gif: "image/gif",
-    avif: "image/avif", heic: "image/heic", heif: "image/heif", tif: "image/tiff", tiff: "image/tiff",
-    bmp: "image/bmp", mp4: "video/mp4", m4v: "video/mp4", mov: "video/quicktime", webm: "video/webm",
-    mkv: "video/x-matroska", mp3: "audio/mpeg", m4a: "audio/mp4", aac: "audio/aac", wav: "audio/wav",
-    flac: "audio/flac", ogg: "audio/ogg", opus: "audio/ogg", pdf: "application/pdf", txt: "text/plain",
-    docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    pptx: "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    odt: "application/vnd.oasis.opendocument.text",
-  };
+  // Browsers leave File.type empty for some formats (the server's formats table; it checks the bytes either way).
+  const TYPE_BY_EXTENSION = config.typeByExtension;
 
   const cards = new Map(); // media id -> Card
 
@@ -373,6 +363,18 @@
         audio.src = urls.original;
         audio.setAttribute("aria-label", `Audio: ${name}`);
         figure.append(audio);
+      }
+      // any other declared output (the server's media/outputs.py) is offered as a link under its name
+      const shown = new Set(["original", "thumbnail", "optimized", "hls"]);
+      for (const [output, url] of Object.entries(urls)) {
+        if (shown.has(output) || !url) continue;
+        const link = document.createElement("a");
+        link.href = url;
+        link.target = "_blank";
+        link.rel = "noopener";
+        link.className = "output";
+        link.textContent = output;
+        figure.append(link);
       }
       if (urls.original && media.kind !== "image") {
         const download = document.createElement("a");

@@ -1,0 +1,28 @@
+"""Start-up checks (manage.py check, and every server start): settings that could only fail later, per upload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+from processing import formats
+
+
+@register()
+def accepted_types_are_known(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Every accepted content type must be a name of a format of that kind: sniffing rejects anything else,
+    so an unknown one would accept uploads that then always fail."""
+    errors = []
+    for kind, rules in settings.MEDIA_KINDS.items():
+        known = {t for f in formats.FORMATS if f.kind == kind for t in f.types}
+        for content_type in sorted(set(rules["types"]) - known):
+            errors.append(
+                Error(
+                    f"{kind.upper()}_TYPES names {content_type!r}, which is no {kind} format of processing/formats.py",
+                    hint="Add the format to processing/formats.py, or remove the type from the setting.",
+                    id="media.E001",
+                )
+            )
+    return errors

@@ -1,0 +1,69 @@
+"""Every output a media can have, declared once as data.
+
+A declaration names the output (the key in the API's `urls` and the row in
+MediaOutput), the kinds that make it, its file under `permanent/<id>/`, its
+content type and how it is built. Pipelines make what a media lacks, so
+re-running them after a new declaration fills it in for existing media
+(`manage.py fill_outputs`); the API, events, admin and upload page read the
+declarations. Adding an output is a declaration here, plus a builder in
+`media.pipeline` if it is not an image rendition: no migration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from django.conf import settings
+
+from media.models import Kind, Media
+from processing import hls
+from processing.rendition import Rendition
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    kinds: frozenset[str]
+    filename: str  # under the media's permanent/<id>/ folder
+    content_type: str
+    builder: Literal["image", "video_thumbnail", "hls"]  # the pipeline step that makes it
+    fit: Literal["cover", "within"] = "within"  # image renditions: see processing.rendition
+    size: int | str = 0  # image renditions: pixels, or the name of the setting that holds them
+    playlist: bool = False  # served through the signed HLS playlist view, not a presigned URL
+
+    def rendition(self) -> Rendition:
+        size = getattr(settings, self.size) if isinstance(self.size, str) else self.size
+        return Rendition(self.name, self.filename, self.fit, size, self.content_type)
+
+    def key(self, media: Media) -> str:
+        return f"{media.permanent_prefix}{self.filename}"
+
+
+OUTPUTS: tuple[Output, ...] = (
+    Output("thumbnail", frozenset({Kind.IMAGE}), "thumb.webp", "image/webp", "image", "cover", "IMAGE_THUMB_SIZE"),
+    Output(
+        "optimized", frozenset({Kind.IMAGE}), "optimized.webp", "image/webp", "image", "within", "IMAGE_OPTIMIZED_MAX"
+    ),
+    Output("thumbnail", frozenset({Kind.VIDEO}), "thumb.webp", "image/webp", "video_thumbnail"),
+    Output("hls", frozenset({Kind.VIDEO}), "hls/master.m3u8", hls.PLAYLIST_CONTENT_TYPE, "hls", playlist=True),
+)
+
+
+def names() -> list[str]:
+    """Every output name, once each, in declaration order: the keys of the API's `urls` after `original`."""
+    return list(dict.fromkeys(output.name for output in OUTPUTS))
+
+
+def of_kind(kind: str) -> tuple[Output, ...]:
+    return tuple(output for output in OUTPUTS if kind in output.kinds)
+
+
+def declared(media: Media, name: str) -> Output | None:
+    return next((output for output in of_kind(media.kind) if output.name == name), None)
+
+
+def missing(media: Media) -> tuple[Output, ...]:
+    """The declared outputs of the media's kind that it has no row for yet."""
+    made = set(media.outputs.values_list("name", flat=True))
+    return tuple(output for output in of_kind(media.kind) if output.name not in made)

@@ -1,0 +1,228 @@
+"""What happens to each kind of media once it is confirmed, step by step.
+
+Each `run_*` takes a PROCESSING media, publishes progress at every step, and
+either marks it READY or raises: `Rejected` for bad input, anything else for a
+transient failure that the job layer retries. They are idempotent: the bytes
+are read from temp/ or, if an earlier run already moved them, from the
+original, and every output is written to the same key again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from django.conf import settings
+
+from media import actions, engines, lifecycle, moves, outputs, spool, storage, temp_sweep
+from media.models import Kind, Media, Status
+from processing import archives, audio, documents, scan, sniff
+from processing.codes import ErrorCode, Stage
+from processing.errors import GiveUp, Rejected, Superseded
+
+log = logging.getLogger(__name__)
+
+
+def _step(media: Media, progress: int, stage: str) -> None:
+    """Record a step; stop the run if the media was deleted (or finished elsewhere) meanwhile.
+
+    A READY media is being given outputs declared after it was made: its progress stays 100."""
+    if media.status == Status.READY:
+        return
+    if not lifecycle.set_progress(media.id, progress, stage) and not lifecycle.is_processing(media.id):
+        raise Superseded(f"media {media.id} is no longer PROCESSING")
+
+
+def _source(media: Media) -> str:
+    key = moves.source_key(media)
+    if key is None:
+        raise Rejected(ErrorCode.UPLOAD_MISSING, "The uploaded file is no longer in storage; please upload it again.")
+    return key
+
+
+def _sniff(media: Media, fileobj) -> sniff.Detection:
+    detection = sniff.detect(fileobj, media.content_type)
+    if detection.family is None:
+        declared = sniff.describe(media.content_type)
+        if detection.mime == "application/x-empty":
+            raise Rejected(ErrorCode.CORRUPT_FILE, "The file is empty.")
+        if detection.mime == sniff.UNRECOGNISED:
+            # no format at all in the bytes: the file is garbled or damaged, not of some other type
+            raise Rejected(
+                ErrorCode.CORRUPT_FILE,
+                f"The file is damaged or is not {declared}, so it cannot be read.",
+                f"libmagic: {detection.mime}",
+            )
+        raise Rejected(
+            ErrorCode.TYPE_MISMATCH,
+            f"The file is {sniff.describe(detection.mime)}, not {declared} as declared.",
+            f"libmagic: {detection.mime}",
+        )
+    return detection
+
+
+def _scan(media: Media, fileobj, progress: int, family: sniff.Family) -> None:
+    """clamd sees every kind listed in SCAN_KINDS (all by default): malware hides in pictures too.
+    Zip-based documents are scanned whole and then part by part."""
+    if media.kind not in settings.SCAN_KINDS:
+        return
+    _step(media, progress, Stage.SCANNING)
+    server = engines.clamd()
+    verdict = scan.scan(fileobj, server)
+    if verdict.clean and family.name in sniff.ZIP_BASED:
+        verdict = archives.scan_parts(fileobj, engines.archive_limits(), lambda part: scan.scan(part, server))
+    if verdict.signature.startswith("Heuristics.Limits.Exceeded"):
+        # clamd's AlertExceedsMax: the file goes past what it can unpack, so it was never fully checked
+        message = "The file could not be fully checked for viruses and was not accepted."
+        raise Rejected(ErrorCode.MALWARE_DETECTED, message, verdict.signature)
+    if not verdict.clean:
+        raise Rejected(ErrorCode.MALWARE_DETECTED, "The file contains malware and was not accepted.", verdict.signature)
+
+
+def _finish(media: Media, made: dict[str, str], **fields) -> None:
+    """READY with the outputs `made` (name -> key), unless the media was deleted meanwhile: then remove
+    what this run wrote. A READY media only gains the outputs; its other fields stay as they are."""
+    if media.status == Status.READY:
+        finished = lifecycle.add_outputs(media.id, made)
+    else:
+        finished = lifecycle.mark_ready(media.id, outputs=made, **fields)
+        if finished is not None:
+            temp_sweep.schedule(media)
+    if finished is None:
+        actions.drop_if_deleted(media=media)
+
+
+def run_inline(media: Media) -> None:
+    """Audio and documents: sniff, scan, probe (audio), move to permanent/, READY."""
+    key = _source(media)
+    _step(media, 10, Stage.DOWNLOADING)
+    with spool.fetch(key, size=media.size) as spooled:
+        _step(media, 30, Stage.VALIDATING)
+        detection = _sniff(media, spooled.file)
+        _scan(media, spooled.file, 50, detection.family)
+        if media.kind == Kind.AUDIO:
+            _step(media, 70, Stage.PROBING)
+            metadata = audio.probe_audio(spooled.path(), **engines.ffmpeg_tools())
+        else:
+            metadata = documents.describe(spooled.file, detection.family)
+    _step(media, 90, Stage.STORING)
+    original = moves.promote(media, detection.family, etag=spooled.etag)
+    _finish(media, {}, original_key=original, detected_type=detection.mime, metadata=metadata)
+
+
+def run_image(media: Media) -> None:
+    """Images: sniff, decode (header limits first), the missing renditions, move the original, upload, READY."""
+    from processing import image_original, images  # Pillow and its plugins load in workers only
+
+    wanted = [output for output in outputs.missing(media) if output.builder == "image"]
+    key = _source(media)
+    _step(media, 10, Stage.DOWNLOADING)
+    with spool.fetch(key, size=media.size, to_disk=True) as spooled, spool.workdir() as work:
+        _step(media, 20, Stage.VALIDATING)
+        detection = _sniff(media, spooled.file)
+        _scan(media, spooled.file, 25, detection.family)
+        # render_image checks the header limits itself before decoding a pixel: no separate probe,
+        # which would open and parse the file a second time
+        _step(media, 30, Stage.THUMBNAIL)
+        result = images.render_image(
+            spooled.path(),
+            work,
+            engines.image_spec(),
+            [output.rendition() for output in wanted],
+            # the larger renditions are the long step; clients know it as optimizing the image
+            on_stage=lambda name: _step(media, 50, Stage.OPTIMIZED),
+        )
+        _step(media, 80, Stage.UPLOADING)
+        cleaned = image_original.clean_original(spooled.path(), work / "original", detection.family.name)
+        original = moves.promote(media, detection.family, etag=spooled.etag, cleaned=cleaned)
+        made = _upload_outputs(media, [(output, result.files[output.name]) for output in wanted])
+    _finish(media, made, original_key=original, detected_type=detection.mime, metadata=result.metadata)
+
+
+def _upload_outputs(media: Media, files: list[tuple[outputs.Output, Path]]) -> dict[str, str]:
+    for output, path in files:
+        _upload(path, output.key(media), output.content_type)
+    return {output.name: output.key(media) for output, _ in files}
+
+
+def run_video(media: Media) -> None:
+    """Videos: sniff, probe (caps before decoding), thumbnail, one-pass HLS ladder, upload, READY
+    (each of the two only if the media lacks it)."""
+    from processing import hls, video
+
+    wanted = {output.builder: output for output in outputs.missing(media)}
+    spec = engines.video_spec()
+    key = _source(media)
+    _step(media, 5, Stage.DOWNLOADING)
+    with spool.fetch(key, size=media.size, to_disk=True) as spooled, spool.workdir() as work:
+        _step(media, 10, Stage.VALIDATING)
+        detection = _sniff(media, spooled.file)
+        _scan(media, spooled.file, 11, detection.family)
+        info = video.probe_video(spooled.path(), spec)
+        # ffmpeg gets time in proportion to the clip (2x realtime is typical here: bench/README.md),
+        # within the job's own limit; a clip that needs more fails at once: a retry would time out too
+        spec = dataclasses.replace(spec, timeout=min(spec.timeout, 300 + 4 * info.duration))
+        uploads: list[tuple[Path, str, str]] = []
+        metadata = info.metadata()
+        if thumbnail := wanted.get("video_thumbnail"):
+            _step(media, 12, Stage.THUMBNAIL)
+            video.make_thumbnail(spooled.path(), work / thumbnail.filename, info, spec)
+            uploads.append((work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type))
+        if playlist := wanted.get("hls"):
+            _step(media, 15, Stage.TRANSCODING)
+            try:
+                result = video.transcode_hls(
+                    spooled.path(),
+                    work / "hls",
+                    info,
+                    spec,
+                    on_progress=_rising(media, start=15, span=75, stage=Stage.TRANSCODING),
+                )
+            except video.TranscodeError as exc:
+                if exc.reason == "timeout":
+                    raise GiveUp(exc.message, exc.detail) from exc
+                raise
+            folder = playlist.key(media).rsplit("/", 1)[0]  # permanent/<id>/hls: the master's own folder
+            uploads += [
+                (result.out_dir / rel, f"{folder}/{rel.as_posix()}", hls.content_type(rel.name))
+                for rel in result.files()
+            ]
+            metadata["renditions"] = [f"{r.width}x{r.height}" for r in result.renditions]
+        _step(media, 92, Stage.UPLOADING)
+        original = moves.promote(media, detection.family, etag=spooled.etag)
+        with ThreadPoolExecutor(max_workers=8) as pool:  # many small segments: upload in parallel
+            for done in [pool.submit(_upload, *item) for item in uploads]:
+                done.result()
+    made = {output.name: output.key(media) for output in wanted.values()}
+    _finish(media, made, original_key=original, detected_type=detection.mime, metadata=metadata)
+
+
+def _rising(media: Media, *, start: int, span: int, stage: str) -> Callable[[float], None]:
+    """A progress callback (0..1) that records a step only when the whole percentage rises: ffmpeg
+    reports several times a second, and an unchanged percentage is no news to the client."""
+    last = start
+
+    def report(done: float) -> None:
+        nonlocal last
+        value = start + int(done * span)
+        if value > last:
+            last = value
+            _step(media, value, stage)  # raising here kills ffmpeg: nobody waits for this video anymore
+
+    return report
+
+
+def _upload(path: Path, key: str, content_type: str) -> None:
+    """Renditions never change under their key: cache them for good."""
+    storage.upload(path, key, content_type=content_type, cache_control=settings.RENDITION_CACHE_CONTROL)
+
+
+PIPELINES = {
+    Kind.AUDIO: run_inline,
+    Kind.DOCUMENT: run_inline,
+    Kind.IMAGE: run_image,
+    Kind.VIDEO: run_video,
+}

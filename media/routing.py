@@ -1,5 +1,0 @@
-from django.urls import path
-
-from media.consumers import MediaConsumer
-
-websocket_urlpatterns = [path("ws/media/", MediaConsumer.as_asgi())]

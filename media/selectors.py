@@ -1,0 +1,52 @@
+"""Reads of media for the adapters (API, events, admin): one place that builds every URL of a media."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
+
+from media import outputs, playback, storage
+from media.models import Media, Status
+
+
+def media_urls(media: Media, request: Any = None) -> dict[str, str | None]:
+    """Read URLs of the original and of every declared output, None until it exists (all only once READY).
+
+    Presigned GETs, except HLS: its playlist is served by Django with a signature (media.playback).
+    """
+    ready = media.status == Status.READY
+    urls: dict[str, str | None] = {"original": None, **dict.fromkeys(outputs.names())}
+    if not ready:
+        return urls
+    if media.original_key:
+        urls["original"] = storage.presigned_get(media.original_key, download_name=media.filename)
+    for made in media.outputs.all():  # prefetched by the list views
+        output = outputs.declared(media, made.name)
+        if output is None:
+            continue  # made once, no longer declared: not offered
+        urls[made.name] = (
+            _playlist_url(media, made.key, request) if output.playlist else storage.presigned_get(made.key)
+        )
+    return urls
+
+
+def _playlist_url(media: Media, key: str, request: Any) -> str:
+    path = reverse("media-hls", kwargs={"pk": media.id, "path": key.rsplit("/", 1)[-1]})
+    url = f"{path}?{playback.signed_query(media.id)}"
+    return request.build_absolute_uri(url) if request is not None else url
+
+
+def output_key(media: Media, name: str) -> str | None:
+    """The storage key of one made output of a READY media."""
+    if media.status != Status.READY:
+        return None
+    return next((made.key for made in media.outputs.all() if made.name == name), None)
+
+
+def lacking_outputs(kind: str) -> QuerySet[Media]:
+    """READY media of a kind without every output declared for it (declared after they were made)."""
+    names = [output.name for output in outputs.of_kind(kind)]
+    made = Count("outputs", filter=Q(outputs__name__in=names))
+    return Media.objects.filter(kind=kind, status=Status.READY).annotate(made=made).filter(made__lt=len(names))
