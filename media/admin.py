@@ -53,6 +53,8 @@ class MediaAdmin(admin.ModelAdmin):
         "error_detail_block",
         "outputs",
         "metadata",
+        "phash",
+        "duplicates",
         "created_at",
         "updated_at",
         "confirmed_at",
@@ -62,6 +64,7 @@ class MediaAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["id", "owner", "filename", "kind", "status", "progress", "stage", "attempts"]}),
         ("Upload", {"fields": ["content_type", "detected_type", "human_size", "checksum_sha256"]}),
+        ("Duplicates", {"fields": ["phash", "duplicates"]}),
         ("Outputs", {"fields": ["outputs", "metadata"]}),
         ("Error", {"fields": ["error_code", "error_message", "error_detail_block"]}),
         ("Times", {"fields": ["created_at", "confirmed_at", "processing_started_at", "finished_at", "updated_at"]}),
@@ -96,7 +99,10 @@ class MediaAdmin(admin.ModelAdmin):
     @admin.display(description="stored objects")
     def outputs(self, media: Media) -> str:
         urls = selectors.media_urls(media)
-        rows = [(name, url) for name, url in urls.items() if url]
+        rows = [(name, url) for name, url in urls.items() if url and name != "sources"]
+        rows += [
+            (f"{source['type']} {source['width']} x {source['height']}", source["url"]) for source in urls["sources"]
+        ]
         if media.quarantine_key:
             rows.append(
                 (
@@ -113,6 +119,16 @@ class MediaAdmin(admin.ModelAdmin):
         elif urls.get("thumbnail"):
             images = format_html('<p><img src="{}" alt=""></p>', urls["thumbnail"])
         return format_html("{}<ul>{}</ul>", images, links or format_html("<li>none</li>"))
+
+    @admin.display(description="duplicates of the same owner")
+    def duplicates(self, media: Media) -> str:
+        rows = []
+        if (same := selectors.duplicate_of(media)) is not None:
+            rows.append(("the same bytes (SHA-256)", same))
+        rows += [("looks the same (perceptual hash)", pk) for pk in selectors.near_duplicates(media)]
+        links = [(label, reverse("admin:media_media_change", args=[pk]), pk) for label, pk in rows]
+        items = format_html_join("", '<li>{0}: <a href="{1}">{2}</a></li>', links)
+        return format_html("<ul>{}</ul>", items or format_html("<li>none</li>"))
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         # retrying is a change of state: the model's change permission (field edits stay disabled)

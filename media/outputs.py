@@ -7,6 +7,10 @@ re-running them after a new declaration fills it in for existing media
 (`manage.py fill_outputs`); the API, events, admin and upload page read the
 declarations. Adding an output is a declaration here, plus a builder in
 `media.pipeline` if it is not an image rendition: no migration.
+
+The responsive widths (`IMAGE_WIDTHS`, each in every `IMAGE_SOURCE_TYPES`) are
+declared from settings: they are `source` outputs, offered together as the
+API's `urls.sources` (for `<picture>` and `srcset`) rather than one key each.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ class Output:
     filename: str  # under the media's permanent/<id>/ folder
     content_type: str
     builder: Literal["image", "video_thumbnail", "hls"]  # the pipeline step that makes it
-    fit: Literal["cover", "within"] = "within"  # image renditions: see processing.rendition
+    fit: Literal["cover", "within", "width"] = "within"  # image renditions: see processing.rendition
     size: int | str = 0  # image renditions: pixels, or the name of the setting that holds them
     playlist: bool = False  # served through the signed HLS playlist view, not a presigned URL
+    source: bool = False  # one of the responsive widths: listed in `urls.sources`, not under its own name
 
     def rendition(self) -> Rendition:
         size = getattr(settings, self.size) if isinstance(self.size, str) else self.size
@@ -50,13 +55,36 @@ OUTPUTS: tuple[Output, ...] = (
 )
 
 
+def responsive() -> tuple[Output, ...]:
+    """One image output per width of IMAGE_WIDTHS and type of IMAGE_SOURCE_TYPES, e.g. `avif_640` in `w640.avif`."""
+    return tuple(
+        Output(
+            f"{ext}_{width}",
+            frozenset({Kind.IMAGE}),
+            f"w{width}.{ext}",
+            content_type,
+            "image",
+            "width",
+            width,
+            source=True,
+        )
+        for width in sorted(set(settings.IMAGE_WIDTHS))
+        for content_type in settings.IMAGE_SOURCE_TYPES
+        for ext in [content_type.split("/")[1]]
+    )
+
+
+def declared_outputs() -> tuple[Output, ...]:
+    return (*OUTPUTS, *responsive())
+
+
 def names() -> list[str]:
-    """Every output name, once each, in declaration order: the keys of the API's `urls` after `original`."""
-    return list(dict.fromkeys(output.name for output in OUTPUTS))
+    """Every output with a key of its own in the API's `urls` (after `original`), once each, in declaration order."""
+    return list(dict.fromkeys(output.name for output in declared_outputs() if not output.source))
 
 
 def of_kind(kind: str) -> tuple[Output, ...]:
-    return tuple(output for output in OUTPUTS if kind in output.kinds)
+    return tuple(output for output in declared_outputs() if kind in output.kinds)
 
 
 def declared(media: Media, name: str) -> Output | None:

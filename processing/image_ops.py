@@ -14,6 +14,9 @@ import numpy as np
 from PIL import Image, ImageCms, ImageFilter
 
 from processing import image_blurhash
+from processing.rendition import fit_width, fit_within
+
+__all__ = ["fit_width", "fit_within"]  # the geometry lives with the renditions (no Pillow there)
 
 # EXIF orientation value -> the transpose that makes the picture upright.
 _UPRIGHT: dict[int, Image.Transpose] = {
@@ -33,21 +36,6 @@ RESAMPLE: dict[str, Image.Resampling] = {
     "hamming": Image.Resampling.HAMMING,
     "bilinear": Image.Resampling.BILINEAR,
 }
-
-
-def fit_within(width: int, height: int, longest: int) -> tuple[int, int]:
-    """The size with the longest side at most `longest`, aspect kept, never larger than the input."""
-    scale = longest / max(width, height)
-    if scale >= 1:
-        return width, height
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def fit_width(width: int, height: int, limit: int) -> tuple[int, int]:
-    """The size with the width at most `limit`, aspect kept, never larger than the input (a `srcset` width)."""
-    if width <= limit:
-        return width, height
-    return limit, max(1, round(height * limit / width))
 
 
 def cover_size(width: int, height: int, side: int) -> tuple[int, int]:

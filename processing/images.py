@@ -177,7 +177,7 @@ def render_image(
         icc = img.info.get("icc_profile") or None
         out_dir.mkdir(parents=True, exist_ok=True)
         width, height = (info.height, info.width) if orientation >= 5 else (info.width, info.height)
-        sizes = {r.name: _scaled_size(r, width, height) for r in wanted if r.fit != "cover"}
+        sizes = {r.name: r.scaled_size(width, height) for r in wanted if r.fit != "cover"}
         # the reduced picture every rendition is cut from (upright), and the placeholder's source
         target = max(sizes.values(), key=lambda size: size[0] * size[1], default=None)
         target = target or image_ops.fit_within(width, height, spec.optimized_max)
@@ -197,12 +197,6 @@ def render_image(
         "phash": str(imagehash.phash(reduced)),
     }
     return ImageResult(files=files, metadata=metadata)
-
-
-def _scaled_size(rendition: Rendition, width: int, height: int) -> tuple[int, int]:
-    """The upright size of a `within` or `width` rendition of a `width` x `height` picture."""
-    fit = image_ops.fit_width if rendition.fit == "width" else image_ops.fit_within
-    return fit(width, height, rendition.size)
 
 
 class _Writer:

@@ -29,3 +29,24 @@ class Rendition:
     @property
     def encoder(self) -> str:
         return ENCODERS[self.content_type]
+
+    def scaled_size(self, width: int, height: int) -> tuple[int, int]:
+        """The size of this rendition of an upright `width` x `height` picture."""
+        if self.fit == "cover":
+            return self.size, self.size
+        return (fit_width if self.fit == "width" else fit_within)(width, height, self.size)
+
+
+def fit_within(width: int, height: int, longest: int) -> tuple[int, int]:
+    """The size with the longest side at most `longest`, aspect kept, never larger than the input."""
+    scale = longest / max(width, height)
+    if scale >= 1:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def fit_width(width: int, height: int, limit: int) -> tuple[int, int]:
+    """The size with the width at most `limit`, aspect kept, never larger than the input (a `srcset` width)."""
+    if width <= limit:
+        return width, height
+    return limit, max(1, round(height * limit / width))

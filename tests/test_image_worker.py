@@ -63,7 +63,8 @@ def images_queue(settings, tmp_path: Path) -> Iterator[Queue]:
 
 
 def assert_no_metadata(data: bytes) -> None:
-    assert not METADATA_CHUNKS & set(webp_chunks(data))
+    if data[4:8] != b"ftyp":  # AVIF (an ISO box file): Pillow's reading below says what it carries
+        assert not METADATA_CHUNKS & set(webp_chunks(data))
     with Image.open(io.BytesIO(data)) as img:
         assert not img.getexif() and "xmp" not in img.info and "icc_profile" not in img.info
 
@@ -85,6 +86,27 @@ def rgba_at(img: Image.Image, fx: float, fy: float) -> tuple[int, int, int, int]
     return img.convert("RGBA").getpixel((int(fx * (img.width - 1)), int(fy * (img.height - 1))))  # type: ignore[return-value]
 
 
+def assert_sources(sources: list[dict[str, Any]], case: ImageCase) -> set[str]:
+    """Every responsive width (never wider than the picture, the picture's own width once) in AVIF then WebP,
+    each the size it says, upright, without metadata, animated where the original is; returns their keys."""
+    width, height = case.size
+    widths = sorted({min(w, width) for w in settings.IMAGE_WIDTHS})
+    assert [(s["type"], s["width"]) for s in sources] == [
+        (content_type, w) for content_type in ("image/avif", "image/webp") for w in widths
+    ]
+    keys = set()
+    for source in sources:
+        answer = download(source["url"])
+        assert answer.headers["Content-Type"] == source["type"]
+        with Image.open(io.BytesIO(answer.content)) as img:
+            assert (img.get_format_mimetype(), img.size) == (source["type"], (source["width"], source["height"]))
+            assert abs(source["height"] - height * source["width"] / width) <= 1
+            assert getattr(img, "n_frames", 1) == case.frames
+        assert_no_metadata(answer.content)
+        keys.add(source["url"].split("?")[0].split("/", 3)[3].split("/", 1)[1])  # path after the bucket
+    return keys
+
+
 def assert_ready(api: APIClient, media_id: str, case: ImageCase, body: bytes) -> dict[str, Image.Image]:
     """Everything a READY image must be, through the API and the store; returns the decoded renditions."""
     media = get_media(api, media_id)
@@ -102,7 +124,10 @@ def assert_ready(api: APIClient, media_id: str, case: ImageCase, body: bytes) ->
 
     prefix = f"permanent/{media_id}/"
     original_key = f"{prefix}original.{case.extension}"
-    assert sorted(stored_keys(prefix)) == sorted([original_key, f"{prefix}optimized.webp", f"{prefix}thumb.webp"])
+    source_keys = assert_sources(media["urls"]["sources"], case)
+    assert sorted(stored_keys(prefix)) == sorted(
+        {original_key, f"{prefix}optimized.webp", f"{prefix}thumb.webp", *source_keys}
+    )
     assert stored_keys(f"temp/{media_id}") == []
     assert spool_files() == []
 
@@ -231,6 +256,7 @@ def test_every_exif_orientation_comes_out_upright(
     code is the same at any size, and the format tests check the default 2048.
     """
     settings.IMAGE_OPTIMIZED_MAX = 480
+    settings.IMAGE_WIDTHS = [320]
     folder = corpus / "orientation"
     with Image.open(folder / f"{shape}_1.jpg") as reference_file:
         reference = ImageOps.exif_transpose(reference_file).convert("RGB")  # value 1: upright as stored
@@ -249,6 +275,7 @@ def test_every_exif_orientation_comes_out_upright(
         for value in range(1, 9)
     }
     run_worker(images_queue)
+    thumbs: dict[int, Image.Image] = {}
     for value, media_id in submitted.items():
         media = get_media(api, media_id)
         assert media["status"] == Status.READY, (value, media["error"])
@@ -259,8 +286,14 @@ def test_every_exif_orientation_comes_out_upright(
         assert upright > 0.98, (value, upright)  # measured: 0.999 or more
         for name, image in wrong.items():
             assert correlation(optimized, image) < 0.7, (value, name)  # measured: 0.41 at most
-        thumb = Image.open(io.BytesIO(download(media["urls"]["thumbnail"]).content))
-        assert correlation(thumb, ImageOps.fit(reference, (150, 150))) > 0.95, value  # the upright centre
+        thumbs[value] = Image.open(io.BytesIO(download(media["urls"]["thumbnail"]).content))
+        for source in media["urls"]["sources"]:  # AVIF and WebP, 320 across the upright picture
+            with Image.open(io.BytesIO(download(source["url"]).content)) as img:
+                assert correlation(img, reference) > 0.98
+                assert img.size == (320, round(320 * reference.height / reference.width)), value
+    # the attention crop looks at the upright picture: every orientation picks the same square
+    for value, thumb in thumbs.items():
+        assert correlation(thumb, thumbs[1]) > 0.95, value
 
 
 CAMERA_PHOTOS = [
@@ -363,7 +396,7 @@ def test_bad_input_is_rejected_once_and_leaves_nothing(
     assert message.endswith(".") and 20 < len(message) < 300, message
     assert not [word for word in DEVELOPER_WORDS if word in message], message
     assert all(word in message for word in words), message
-    assert media["urls"] == {"original": None, "thumbnail": None, "optimized": None, "hls": None}
+    assert media["urls"] == {"original": None, "thumbnail": None, "optimized": None, "hls": None, "sources": []}
     row = Media.objects.get(pk=media_id)
     assert row.error_detail and row.error_detail not in str(media)  # the technical text is for moderators only
 
