@@ -95,8 +95,9 @@ def duplicate_of(media: Media) -> str | None:
     if not media.checksum_sha256:
         return None
     same = (
-        Media.objects.filter(owner_id=media.owner_id, checksum_sha256=media.checksum_sha256)
-        .exclude(pk=media.pk)
+        Media.objects.filter(
+            owner_id=media.owner_id, checksum_sha256=media.checksum_sha256, created_at__lt=media.created_at
+        )
         .exclude(status__in=[Status.REJECTED, Status.EXPIRED])
         .order_by("created_at")
         .values_list("id", flat=True)
