@@ -6,6 +6,8 @@ a copy in both places, never in neither; running a move again is harmless.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 
 from media import storage
@@ -26,15 +28,19 @@ def source_key(media: Media) -> str | None:
     return moved[0] if moved else None
 
 
-def promote(media: Media, family: Family, *, etag: str) -> str:
+def promote(media: Media, family: Family, *, etag: str, rewritten: Path | None = None) -> str:
     """Copy the upload to permanent/<id>/original.<ext> and drop the temp object; returns the new key.
 
     Only the version that was checked (`etag`, from the download) is copied: the upload URL stays valid
     for a while, and bytes PUT again after the checks must never reach permanent/ unchecked. If they
-    were, storage.Changed is raised and the job runs again, on the new bytes.
+    were, storage.Changed is raised and the job runs again, on the new bytes. A `rewritten` original (the
+    checked bytes with the location taken out) is uploaded instead.
     """
     key = original_key(media, family)
-    if storage.head(media.temp_key) is not None:
+    if rewritten is not None:
+        storage.upload(rewritten, key, content_type=family.content_type, cache_control=settings.RENDITION_CACHE_CONTROL)
+        storage.delete([media.temp_key])
+    elif storage.head(media.temp_key) is not None:
         # an original never changes under its key, like the renditions
         storage.copy(
             media.temp_key,

@@ -105,7 +105,7 @@ def run_inline(media: Media) -> None:
 
 def run_image(media: Media) -> None:
     """Images: sniff, decode (header limits first), the missing renditions, move the original, upload, READY."""
-    from processing import images  # Pillow and its plugins load in workers only
+    from processing import image_location, images  # Pillow and its plugins load in workers only
 
     wanted = [output for output in outputs.missing(media) if output.builder == "image"]
     key = _source(media)
@@ -125,7 +125,12 @@ def run_image(media: Media) -> None:
             on_stage=lambda name: None if media.stage == Stage.OPTIMIZED else _optimizing(media),
         )
         _step(media, 80, Stage.UPLOADING)
-        original = moves.promote(media, detection.family, etag=spooled.etag)
+        # the position is taken out of the original only when it is first stored (a fill run reads it back)
+        rewritten = None
+        if settings.IMAGE_STRIP_LOCATION and key == media.temp_key:
+            spooled.sha256()  # of the bytes as uploaded, before they change
+            rewritten = spooled.path() if image_location.strip_location(spooled.path()) else None
+        original = moves.promote(media, detection.family, etag=spooled.etag, rewritten=rewritten)
         made = _upload_outputs(media, [(output, result.files[output.name]) for output in wanted])
         metadata = dict(result.metadata)
         phash = metadata.pop("phash")

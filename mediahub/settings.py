@@ -197,6 +197,8 @@ IMAGE_AVIF_QUALITY = env.int("IMAGE_AVIF_QUALITY", default=50)
 IMAGE_AVIF_SPEED = env.int("IMAGE_AVIF_SPEED", default=8)  # 0 (smallest files) to 10 (fastest)
 # The square thumbnail keeps the most salient part of the picture ("attention") or its middle ("centre").
 IMAGE_THUMB_CROP = env.str("IMAGE_THUMB_CROP", default="attention")
+# GPS position (EXIF GPS IFD, XMP exif:GPS*) blanked in the stored original, in place, pixels untouched.
+IMAGE_STRIP_LOCATION = env.bool("IMAGE_STRIP_LOCATION", default=True)
 # Images whose perceptual hashes differ in at most this many of 64 bits are listed as near_duplicates.
 IMAGE_NEAR_DUPLICATE_DISTANCE = env.int("IMAGE_NEAR_DUPLICATE_DISTANCE", default=6)
 

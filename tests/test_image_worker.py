@@ -305,7 +305,7 @@ CAMERA_PHOTOS = [
 ]
 
 
-def test_camera_photos_lose_gps_and_all_metadata_in_the_renditions(
+def test_camera_photos_lose_gps_everywhere_and_all_metadata_in_the_renditions(
     api: APIClient, images_queue: Queue, corpus: Path
 ) -> None:
     bodies = {name: (corpus / "camera" / name).read_bytes() for name, _ in CAMERA_PHOTOS}
@@ -325,12 +325,14 @@ def test_camera_photos_lose_gps_and_all_metadata_in_the_renditions(
             assert b"GPS" not in data and b"<x:xmpmeta" not in data, (name, rendition)
         with Image.open(io.BytesIO(download(media["urls"]["optimized"]).content)) as optimized:
             assert max(optimized.size) == min(2048, max(media["metadata"]["width"], media["metadata"]["height"]))
-        # The original is the user's own file, served only to them: it stays exactly as uploaded,
-        # GPS included. Stripping is for the renditions, which are what pages embed and share.
+        # The original keeps everything but the position (IMAGE_STRIP_LOCATION): blanked in place, the
+        # same length and the same pixels; a photo without one is stored byte for byte.
         original = download(media["urls"]["original"]).content
-        assert original == bodies[name]
-        with Image.open(io.BytesIO(original)) as kept:
-            assert bool(kept.getexif().get_ifd(0x8825)) == has_gps
+        assert len(original) == len(bodies[name]) and (original == bodies[name]) is not has_gps
+        with Image.open(io.BytesIO(original)) as kept, Image.open(io.BytesIO(bodies[name])) as uploaded:
+            assert not kept.getexif().get_ifd(0x8825)
+            assert kept.getexif().get(0x0112) == uploaded.getexif().get(0x0112)
+            assert kept.tobytes() == uploaded.tobytes()
 
 
 # --- bad inputs ----------------------------------------------------------------------------------
@@ -460,3 +462,35 @@ def test_progress_events_reach_the_owner_in_order(api: APIClient, user, images_q
     assert (last["status"], last["progress"]) == (Status.READY, 100)
     with Image.open(io.BytesIO(download(last["thumbnail_url"]).content)) as thumb:
         assert (thumb.format, thumb.size) == ("WEBP", (150, 150))
+
+
+# --- the original's location -------------------------------------------------------------------
+
+
+def jpeg_with_position() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 31.0, 12.5), 3: "E", 4: (13.0, 24.0, 36.0)})
+    out = io.BytesIO()
+    Image.effect_mandelbrot((160, 120), (-2, -1, 1, 1), 50).convert("RGB").save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("strip", [True, False])
+def test_the_stored_original_loses_its_gps_position_and_nothing_else(
+    api: APIClient, images_queue: Queue, settings, strip: bool
+) -> None:
+    settings.IMAGE_STRIP_LOCATION = strip
+    settings.IMAGE_WIDTHS = [320]
+    body = jpeg_with_position()
+    media_id = submit(api, filename="where.jpg", content_type="image/jpeg", body=body)
+    run_worker(images_queue)
+    media = get_media(api, media_id)
+    assert media["status"] == Status.READY
+    stored = download(media["urls"]["original"]).content
+    with Image.open(io.BytesIO(stored)) as after, Image.open(io.BytesIO(body)) as before:
+        assert bool(after.getexif().get_ifd(0x8825)) is not strip
+        assert after.getexif().get(0x0112) == 6  # still shown upright
+        assert after.tobytes() == before.tobytes()  # decoded, the very same pixels
+    assert len(stored) == len(body) and (stored == body) is not strip
+    assert media["metadata"]["width"] == 120  # read upright, through the orientation kept
