@@ -11,8 +11,9 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from media import selectors, storage, uploads
-from media.models import Media
+from media import jobs, selectors, storage, uploads
+from media import outputs as declared_outputs
+from media.models import Media, Status
 
 
 @admin.register(Media)
@@ -34,7 +35,7 @@ class MediaAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["owner"]
     list_per_page = 50
-    actions = ["retry_failed", "delete_with_objects"]
+    actions = ["retry_failed", "rebuild_stale", "delete_with_objects"]
     readonly_fields = [
         "id",
         "owner",
@@ -139,6 +140,13 @@ class MediaAdmin(admin.ModelAdmin):
         retried = sum(uploads.media_retry(media=media) is not None for media in queryset)
         skipped = queryset.count() - retried
         self.message_user(request, f"Queued {retried} for processing again; {skipped} were not FAILED.", messages.INFO)
+
+    @admin.action(description="Rebuild the stale renditions of the selected READY media", permissions=["retry"])
+    def rebuild_stale(self, request: HttpRequest, queryset: QuerySet[Media]) -> None:
+        """What `manage.py rebuild_renditions --for-real` does, for the selection."""
+        stale = [media for media in queryset.filter(status=Status.READY) if declared_outputs.missing(media)]
+        queued = sum(jobs.enqueue_now(media.id, media.kind, fill=True) for media in stale)
+        self.message_user(request, f"Queued {queued} to rebuild; {queryset.count() - len(stale)} were up to date.")
 
     @admin.action(description="Delete the selected media and every stored object of them", permissions=["delete"])
     def delete_with_objects(self, request: HttpRequest, queryset: QuerySet[Media]) -> None:

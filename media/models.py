@@ -92,6 +92,7 @@ class MediaOutput(models.Model):
     media = models.ForeignKey(Media, on_delete=models.CASCADE, related_name="outputs")
     name = models.CharField(max_length=32)
     key = models.CharField(max_length=255)
+    spec = models.CharField(max_length=16, blank=True, default="", help_text="The settings it was made with (stale).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -15,6 +15,7 @@ API's `urls.sources` (for `<picture>` and `srcset`) rather than one key each.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +24,9 @@ from django.conf import settings
 from media.models import Kind, Media
 from processing import hls
 from processing.rendition import Rendition
+
+# The settings each encoder's output depends on (what media.engines hands to processing.images' save_options).
+_ENCODER_SETTINGS = {"image/webp": ["IMAGE_QUALITY"], "image/avif": ["IMAGE_AVIF_QUALITY", "IMAGE_AVIF_SPEED"]}
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,16 @@ class Output:
     def rendition(self) -> Rendition:
         size = getattr(settings, self.size) if isinstance(self.size, str) else self.size
         return Rendition(self.name, self.filename, self.fit, size, self.content_type)
+
+    def spec(self) -> str:
+        """A fingerprint of everything that decides an image rendition's pixels and bytes: a row made under other
+        settings is stale. Other outputs answer "" (not tracked)."""
+        if self.builder != "image":
+            return ""
+        rendition = self.rendition()
+        tunables = [*_ENCODER_SETTINGS[self.content_type], *(["IMAGE_THUMB_CROP"] if self.fit == "cover" else [])]
+        text = repr((rendition.fit, rendition.size, rendition.content_type, *(getattr(settings, n) for n in tunables)))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def key(self, media: Media) -> str:
         return f"{media.permanent_prefix}{self.filename}"
@@ -92,6 +106,6 @@ def declared(media: Media, name: str) -> Output | None:
 
 
 def missing(media: Media) -> tuple[Output, ...]:
-    """The declared outputs of the media's kind that it has no row for yet."""
-    made = set(media.outputs.values_list("name", flat=True))
-    return tuple(output for output in of_kind(media.kind) if output.name not in made)
+    """The declared outputs of the media's kind that it has no row for yet, or one made under other settings."""
+    made = dict(media.outputs.values_list("name", "spec"))
+    return tuple(output for output in of_kind(media.kind) if made.get(output.name) != output.spec())
