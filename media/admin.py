@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from media import jobs, selectors, storage, uploads
 from media import outputs as declared_outputs
@@ -129,7 +130,7 @@ class MediaAdmin(admin.ModelAdmin):
         rows += [("looks the same (perceptual hash)", pk) for pk in selectors.near_duplicates(media)]
         links = [(label, reverse("admin:media_media_change", args=[pk]), pk) for label, pk in rows]
         items = format_html_join("", '<li>{0}: <a href="{1}">{2}</a></li>', links)
-        return format_html("<ul>{}</ul>", items or format_html("<li>none</li>"))
+        return format_html("<ul>{}</ul>", items or mark_safe("<li>none</li>"))
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         # retrying is a change of state: the model's change permission (field edits stay disabled)
