@@ -126,11 +126,11 @@ def run_image(media: Media) -> None:
         )
         _step(media, 80, Stage.UPLOADING)
         # the position is taken out of the original only when it is first stored (a fill run reads it back)
-        rewritten = None
+        cleaned = None
         if settings.IMAGE_STRIP_LOCATION and key == media.temp_key:
             spooled.sha256()  # of the bytes as uploaded, before they change
-            rewritten = spooled.path() if image_location.strip_location(spooled.path()) else None
-        original = moves.promote(media, detection.family, etag=spooled.etag, rewritten=rewritten)
+            cleaned = spooled.path() if image_location.strip_location(spooled.path()) else None
+        original = moves.promote(media, detection.family, etag=spooled.etag, cleaned=cleaned)
         made = _upload_outputs(media, [(output, result.files[output.name]) for output in wanted])
         metadata = dict(result.metadata)
         phash = metadata.pop("phash")
