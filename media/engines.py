@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from processing import scan
+from processing import archives, scan
 
 if TYPE_CHECKING:  # Pillow and ffmpeg's engines load in workers only
     from processing import images, video
@@ -18,6 +18,15 @@ if TYPE_CHECKING:  # Pillow and ffmpeg's engines load in workers only
 
 def clamd() -> scan.Clamd:
     return scan.Clamd(settings.CLAMD_HOST, settings.CLAMD_PORT, settings.CLAMD_TIMEOUT)
+
+
+def archive_limits() -> archives.Limits:
+    """How far a zip-based document is unpacked for its parts to be scanned."""
+    return archives.Limits(
+        max_depth=settings.ARCHIVE_MAX_DEPTH,
+        max_members=settings.ARCHIVE_MAX_MEMBERS,
+        max_unpacked=settings.ARCHIVE_MAX_UNPACKED,
+    )
 
 
 def ffmpeg_tools() -> dict[str, str]:
