@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, register
 
-from processing import formats
+from processing import formats, rendition
 
 
 @register()
@@ -25,4 +25,22 @@ def accepted_types_are_known(app_configs: Any = None, **kwargs: Any) -> list[Err
                     id="media.E001",
                 )
             )
+    return errors
+
+
+@register()
+def image_settings_are_known(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Responsive source types and the crop are read by workers only: a typo would fail every image there."""
+    errors = []
+    for content_type in sorted(set(settings.IMAGE_SOURCE_TYPES) - set(rendition.ENCODERS)):
+        errors.append(
+            Error(
+                f"IMAGE_SOURCE_TYPES names {content_type!r}; renditions are written as {sorted(rendition.ENCODERS)}",
+                id="media.E002",
+            )
+        )
+    if settings.IMAGE_THUMB_CROP not in ("attention", "centre"):
+        errors.append(
+            Error(f"IMAGE_THUMB_CROP is {settings.IMAGE_THUMB_CROP!r}, not attention or centre", id="media.E003")
+        )
     return errors

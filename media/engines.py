@@ -41,6 +41,9 @@ def image_spec() -> images.ImageSpec:
         thumb_size=settings.IMAGE_THUMB_SIZE,
         optimized_max=settings.IMAGE_OPTIMIZED_MAX,
         quality=settings.IMAGE_QUALITY,
+        avif_quality=settings.IMAGE_AVIF_QUALITY,
+        avif_speed=settings.IMAGE_AVIF_SPEED,
+        crop=settings.IMAGE_THUMB_CROP,
         max_pixels=settings.IMAGE_MAX_PIXELS,
     )
 

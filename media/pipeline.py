@@ -82,9 +82,14 @@ def _scan(media: Media, fileobj, progress: int, family: sniff.Family) -> None:
         raise Rejected(ErrorCode.MALWARE_DETECTED, "The file contains malware and was not accepted.", verdict.signature)
 
 
-def _finish(media: Media, made: dict[str, str], **fields) -> None:
+def _finish(media: Media, made: dict[str, str], spooled: spool.Spooled, **fields) -> None:
     """READY with the outputs `made` (name -> key), unless the media was deleted meanwhile: then remove
-    what this run wrote. A READY media only gains the outputs; its other fields stay as they are."""
+    what this run wrote. A READY media only gains the outputs; its other fields stay as they are.
+
+    The SHA-256 of the bytes is recorded where the client did not declare it (a declared one was
+    enforced by the store), so exact duplicates are found for every upload."""
+    if not media.checksum_sha256:
+        fields["checksum_sha256"] = spooled.sha256()
     if media.status == Status.READY:
         finished = lifecycle.add_outputs(media.id, made)
     else:
@@ -108,14 +113,14 @@ def run_inline(media: Media) -> None:
             metadata = audio.probe_audio(spooled.path(), **engines.ffmpeg_tools())
         else:
             metadata = documents.describe(spooled.file, detection.family)
-    _step(media, 90, Stage.STORING)
-    original = moves.promote(media, detection.family, etag=spooled.etag)
-    _finish(media, {}, original_key=original, detected_type=detection.mime, metadata=metadata)
+        _step(media, 90, Stage.STORING)
+        original = moves.promote(media, detection.family, etag=spooled.etag)
+        _finish(media, {}, spooled, original_key=original, detected_type=detection.mime, metadata=metadata)
 
 
 def run_image(media: Media) -> None:
     """Images: sniff, decode (header limits first), the missing renditions, move the original, upload, READY."""
-    from processing import image_original, images  # Pillow and its plugins load in workers only
+    from processing import image_location, image_original, images  # Pillow and its plugins load in workers only
 
     wanted = [output for output in outputs.missing(media) if output.builder == "image"]
     key = _source(media)
@@ -132,20 +137,39 @@ def run_image(media: Media) -> None:
             work,
             engines.image_spec(),
             [output.rendition() for output in wanted],
-            # the larger renditions are the long step; clients know it as optimizing the image
-            on_stage=lambda name: _step(media, 50, Stage.OPTIMIZED),
+            # the larger renditions are the long step; clients know it, once, as optimizing the image
+            on_stage=lambda name: None if media.stage == Stage.OPTIMIZED else _optimizing(media),
         )
         _step(media, 80, Stage.UPLOADING)
+        spooled.sha256()  # of the bytes as uploaded, before the original is rewritten
         cleaned = image_original.clean_original(spooled.path(), work / "original", detection.family.name)
+        # the position is taken out of the original only when it is first stored (a fill run reads it back)
+        if settings.IMAGE_STRIP_LOCATION and key == media.temp_key:
+            target = cleaned or spooled.path()
+            if image_location.strip_location(target):
+                cleaned = target
         original = moves.promote(media, detection.family, etag=spooled.etag, cleaned=cleaned)
         made = _upload_outputs(media, [(output, result.files[output.name]) for output in wanted])
-    _finish(media, made, original_key=original, detected_type=detection.mime, metadata=result.metadata)
+        metadata = dict(result.metadata)
+        phash = metadata.pop("phash")
+        _finish(
+            media, made, spooled, original_key=original, detected_type=detection.mime, metadata=metadata, phash=phash
+        )
+
+
+def _optimizing(media: Media) -> None:
+    _step(media, 50, Stage.OPTIMIZED)
+    media.stage = Stage.OPTIMIZED
 
 
 def _upload_outputs(media: Media, files: list[tuple[outputs.Output, Path]]) -> dict[str, str]:
+    """Upload each file once: outputs that came out the same (twins, see processing.images) share its key."""
+    keys: dict[Path, str] = {}
     for output, path in files:
-        _upload(path, output.key(media), output.content_type)
-    return {output.name: output.key(media) for output, _ in files}
+        if path not in keys:
+            keys[path] = output.key(media)
+            _upload(path, keys[path], output.content_type)
+    return {output.name: keys[path] for output, path in files}
 
 
 def run_video(media: Media) -> None:
@@ -196,8 +220,8 @@ def run_video(media: Media) -> None:
         with ThreadPoolExecutor(max_workers=8) as pool:  # many small segments: upload in parallel
             for done in [pool.submit(_upload, *item) for item in uploads]:
                 done.result()
-    made = {output.name: output.key(media) for output in wanted.values()}
-    _finish(media, made, original_key=original, detected_type=detection.mime, metadata=metadata)
+        made = {output.name: output.key(media) for output in wanted.values()}
+        _finish(media, made, spooled, original_key=original, detected_type=detection.mime, metadata=metadata)
 
 
 def _rising(media: Media, *, start: int, span: int, stage: str) -> Callable[[float], None]:

@@ -253,6 +253,17 @@ IMAGE_THUMB_SIZE = env.int("IMAGE_THUMB_SIZE", default=150)
 IMAGE_OPTIMIZED_MAX = env.int("IMAGE_OPTIMIZED_MAX", default=2048)
 IMAGE_QUALITY = env.int("IMAGE_QUALITY", default=80)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=50_000_000)
+# Responsive widths (never upscaled), each written in every source type: the API's urls.sources, for srcset.
+IMAGE_WIDTHS = env.list("IMAGE_WIDTHS", cast=int, default=[320, 640, 1280, 2048])
+IMAGE_SOURCE_TYPES = env.list("IMAGE_SOURCE_TYPES", default=["image/avif", "image/webp"])
+IMAGE_AVIF_QUALITY = env.int("IMAGE_AVIF_QUALITY", default=50)
+IMAGE_AVIF_SPEED = env.int("IMAGE_AVIF_SPEED", default=8)  # 0 (smallest files) to 10 (fastest)
+# The square thumbnail keeps the most salient part of the picture ("attention") or its middle ("centre").
+IMAGE_THUMB_CROP = env.str("IMAGE_THUMB_CROP", default="attention")
+# GPS position (EXIF GPS IFD, XMP exif:GPS*) blanked in the stored original, in place, pixels untouched.
+IMAGE_STRIP_LOCATION = env.bool("IMAGE_STRIP_LOCATION", default=True)
+# Images whose perceptual hashes differ in at most this many of 64 bits are listed as near_duplicates.
+IMAGE_NEAR_DUPLICATE_DISTANCE = env.int("IMAGE_NEAR_DUPLICATE_DISTANCE", default=6)
 
 # Videos
 VIDEO_LADDER = env.list("VIDEO_LADDER", cast=int, default=[480, 720])  # rendition heights

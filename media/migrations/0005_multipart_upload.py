@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('media', '0002_media_outputs'),
+        ('media', '0004_mediaoutput_spec'),
     ]
 
     operations = [
