@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from processing import scan
 
@@ -36,25 +37,23 @@ def image_spec() -> images.ImageSpec:
     )
 
 
-# Peak bitrates per rung height (bit/s): video, audio. Rungs not listed scale from 720p by pixels.
-BITRATES = {
-    240: (500_000, 64_000),
-    360: (900_000, 96_000),
-    480: (1_500_000, 96_000),
-    720: (3_000_000, 128_000),
-    1080: (6_000_000, 160_000),
-    1440: (10_000_000, 192_000),
-    2160: (16_000_000, 192_000),
-}
+def video_bitrates() -> dict[int, tuple[int, int]]:
+    """VIDEO_BITRATES as {height: (video, audio)} in bit/s; a malformed entry names the setting."""
+    bitrates = {}
+    try:
+        for height, rates in settings.VIDEO_BITRATES.items():
+            video_kbits, audio_kbits = rates.split("/")
+            bitrates[int(height)] = (int(video_kbits) * 1000, int(audio_kbits) * 1000)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"VIDEO_BITRATES: expected height=video/audio in kbit/s ({exc})") from exc
+    return bitrates
 
 
 def video_spec() -> video.VideoSpec:
     from processing import video
 
-    ladder = tuple(
-        video.Variant(height, *BITRATES.get(height, (int(3_000_000 * (height / 720) ** 2), 128_000)))
-        for height in sorted(settings.VIDEO_LADDER)
-    )
+    bitrates = video_bitrates()
+    ladder = tuple(video.Variant(height, *bitrates[height]) for height in sorted(settings.VIDEO_LADDER))
     return video.VideoSpec(
         ladder=ladder,
         max_duration=settings.VIDEO_MAX_DURATION,

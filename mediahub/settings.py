@@ -192,7 +192,14 @@ IMAGE_QUALITY = env.int("IMAGE_QUALITY", default=80)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=50_000_000)
 
 # Videos
-VIDEO_LADDER = env.list("VIDEO_LADDER", cast=int, default=[480, 720])  # rendition heights
+# The HLS ladder as data: rung heights (the short side; rungs above the source are skipped, never upscaled),
+# and each rung's peak bitrates in kbit/s as `height=video/audio` (a start-up check wants one per rung).
+VIDEO_LADDER = env.list("VIDEO_LADDER", cast=int, default=[480, 720, 1080])
+VIDEO_BITRATES = env.dict(
+    "VIDEO_BITRATES",
+    default={"240": "500/64", "360": "900/96", "480": "1500/96", "720": "3000/128", "1080": "6000/160",
+             "1440": "10000/192", "2160": "16000/192"},
+)  # fmt: skip
 VIDEO_MAX_DURATION = env.float("VIDEO_MAX_DURATION", default=3600.0)  # seconds
 VIDEO_MAX_HEIGHT = env.int("VIDEO_MAX_HEIGHT", default=4320)
 VIDEO_MAX_WIDTH = env.int("VIDEO_MAX_WIDTH", default=7680)
