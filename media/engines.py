@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from processing import scan
 
 if TYPE_CHECKING:  # Pillow and ffmpeg's engines load in workers only
-    from processing import images, video
+    from processing import images, storyboard, video
 
 
 def clamd() -> scan.Clamd:
@@ -66,4 +66,14 @@ def video_spec() -> video.VideoSpec:
         stall_timeout=settings.VIDEO_STALL_TIMEOUT,
         ffmpeg=settings.FFMPEG_BIN,
         ffprobe=settings.FFPROBE_BIN,
+    )
+
+
+def storyboard_spec() -> storyboard.StoryboardSpec:
+    from processing import storyboard
+
+    return storyboard.StoryboardSpec(
+        interval=settings.STORYBOARD_INTERVAL,
+        max_tiles=settings.STORYBOARD_MAX_TILES,
+        tile_width=settings.STORYBOARD_TILE_WIDTH,
     )

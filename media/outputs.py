@@ -27,10 +27,11 @@ class Output:
     kinds: frozenset[str]
     filename: str  # under the media's permanent/<id>/ folder
     content_type: str
-    builder: Literal["image", "video_thumbnail", "hls"]  # the pipeline step that makes it
+    builder: Literal["image", "video_thumbnail", "hls", "storyboard"]  # the pipeline step that makes it
     fit: Literal["cover", "within"] = "within"  # image renditions: see processing.rendition
     size: int | str = 0  # image renditions: pixels, or the name of the setting that holds them
     playlist: bool = False  # served through the signed HLS playlist view, not a presigned URL
+    view: str = ""  # served by this signed Django view (its URLs inside need fresh signatures), not presigned
 
     def rendition(self) -> Rendition:
         size = getattr(settings, self.size) if isinstance(self.size, str) else self.size
@@ -47,6 +48,8 @@ OUTPUTS: tuple[Output, ...] = (
     ),
     Output("thumbnail", frozenset({Kind.VIDEO}), "thumb.webp", "image/webp", "video_thumbnail"),
     Output("hls", frozenset({Kind.VIDEO}), "hls/master.m3u8", hls.PLAYLIST_CONTENT_TYPE, "hls", playlist=True),
+    # The WebVTT of scrubbing previews; its sprite sheet is stored beside it (storyboard.webp).
+    Output("storyboard", frozenset({Kind.VIDEO}), "storyboard.vtt", "text/vtt", "storyboard", view="media-storyboard"),
 )
 
 

@@ -134,7 +134,7 @@ def _upload_outputs(media: Media, files: list[tuple[outputs.Output, Path]]) -> d
 def run_video(media: Media) -> None:
     """Videos: sniff, probe (caps before decoding), thumbnail, one-pass HLS ladder, upload, READY
     (each of the two only if the media lacks it)."""
-    from processing import hls, video
+    from processing import hls, storyboard, video
 
     wanted = {output.builder: output for output in outputs.missing(media)}
     spec = engines.video_spec()
@@ -153,6 +153,11 @@ def run_video(media: Media) -> None:
             _step(media, 12, Stage.THUMBNAIL)
             video.make_thumbnail(spooled.path(), work / thumbnail.filename, info, spec)
             uploads.append((work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type))
+        if board := wanted.get("storyboard"):
+            _step(media, 13, Stage.THUMBNAIL)  # previews, like the thumbnail: no stage of its own
+            made = storyboard.make_storyboard(spooled.path(), work, info, engines.storyboard_spec(), spec)
+            sprite_key = f"{board.key(media).rsplit('/', 1)[0]}/{storyboard.SPRITE}"
+            uploads += [(made.vtt, board.key(media), board.content_type), (made.sprite, sprite_key, "image/webp")]
         if playlist := wanted.get("hls"):
             _step(media, 15, Stage.TRANSCODING)
             try:

@@ -26,14 +26,18 @@ def media_urls(media: Media, request: Any = None) -> dict[str, str | None]:
         output = outputs.declared(media, made.name)
         if output is None:
             continue  # made once, no longer declared: not offered
-        urls[made.name] = (
-            _playlist_url(media, made.key, request) if output.playlist else storage.presigned_get(made.key)
-        )
+        if output.playlist:
+            urls[made.name] = _signed_url(
+                reverse("media-hls", kwargs={"pk": media.id, "path": made.key.rsplit("/", 1)[-1]}), media, request
+            )
+        elif output.view:
+            urls[made.name] = _signed_url(reverse(output.view, kwargs={"pk": media.id}), media, request)
+        else:
+            urls[made.name] = storage.presigned_get(made.key)
     return urls
 
 
-def _playlist_url(media: Media, key: str, request: Any) -> str:
-    path = reverse("media-hls", kwargs={"pk": media.id, "path": key.rsplit("/", 1)[-1]})
+def _signed_url(path: str, media: Media, request: Any) -> str:
     url = f"{path}?{playback.signed_query(media.id)}"
     return request.build_absolute_uri(url) if request is not None else url
 

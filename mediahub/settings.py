@@ -204,6 +204,11 @@ VIDEO_MAX_DURATION = env.float("VIDEO_MAX_DURATION", default=3600.0)  # seconds
 VIDEO_MAX_HEIGHT = env.int("VIDEO_MAX_HEIGHT", default=4320)
 VIDEO_MAX_WIDTH = env.int("VIDEO_MAX_WIDTH", default=7680)
 VIDEO_MAX_FPS = env.float("VIDEO_MAX_FPS", default=120.0)
+# Storyboards (scrubbing previews): a frame at least every STORYBOARD_INTERVAL seconds, at most
+# STORYBOARD_MAX_TILES tiles (longer videos space them out), tiles STORYBOARD_TILE_WIDTH px on the long side.
+STORYBOARD_INTERVAL = env.float("STORYBOARD_INTERVAL", default=5.0)
+STORYBOARD_MAX_TILES = env.int("STORYBOARD_MAX_TILES", default=100)
+STORYBOARD_TILE_WIDTH = env.int("STORYBOARD_TILE_WIDTH", default=160)
 # A transcode whose output has not advanced for this long is hung (a stuck mount, a stopped process): killed, retried.
 VIDEO_STALL_TIMEOUT = env.float("VIDEO_STALL_TIMEOUT", default=120.0)  # seconds
 

@@ -58,8 +58,8 @@ def make_storyboard(
     sprite, vtt = out_dir / SPRITE, out_dir / VTT
     picture = (
         _input(src, video)[str(info.video_stream)]
-        # a frame at each multiple of the interval (round=down: the first at 0 s, none past the end)
-        .filter("fps", fps=f"1/{interval:.6f}", round="down")
+        # a frame at each multiple of the interval; eof_action=pass keeps the one of a clip shorter than it
+        .filter("fps", fps=f"1/{interval:.6f}", round="down", eof_action="pass")
         .filter("scale", width, height, flags="bicubic")
         .filter("setsar", 1)
         .filter("tile", f"{columns}x{rows}")

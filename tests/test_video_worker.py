@@ -287,17 +287,40 @@ def test_video_becomes_hls_that_plays_from_the_private_bucket(
     if case.rotation:  # and clearly not the picture turned the other way
         assert difference(picture, expected.transpose(Image.Transpose.ROTATE_180)) > 3 * upright
 
+    # The storyboard: a WebVTT served by Django whose cues cover the clip and point into the sprite sheet,
+    # a presigned WebP that loads; each #xywh tile lies inside it.
+    vtt = requests.get(media["urls"]["storyboard"], timeout=30)
+    assert vtt.status_code == 200 and vtt.headers["Content-Type"].startswith("text/vtt"), vtt.text
+    cues = re.findall(r"^(\S+) --> (\S+)\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)$", vtt.text, re.M)
+    assert cues and cues[0][0] == "00:00:00.000"
+    assert {cue[2] for cue in cues} == {cues[0][2]} and "X-Amz-Signature=" in cues[0][2]
+    sheet = requests.get(cues[0][2], timeout=30)
+    assert sheet.status_code == 200
+    with Image.open(io.BytesIO(sheet.content)) as img:
+        assert img.format == "WEBP"
+        for *_, x, y, w, h in cues:
+            assert int(x) + int(w) <= img.width and int(y) + int(h) <= img.height
+    assert requests.get(media["urls"]["storyboard"].replace("sig=", "sig=x"), timeout=30).status_code == 404
+
     # Stored objects: the original, the thumbnail and the HLS tree, with their Content-Types; temp/ is empty.
     keys = keys_of(media_id)
     prefix = f"permanent/{media_id}/"
     assert keys["temp"] == [] and keys["quarantine"] == []
     names = [key.removeprefix(prefix) for key in keys["permanent"]]
     originals = [name for name in names if name.startswith("original.")]
-    outputs = {"thumb.webp", "hls/master.m3u8", *(f"hls/{min(w, h)}p/index.m3u8" for w, h in case.renditions)}
+    outputs = {
+        "thumb.webp",
+        "storyboard.vtt",
+        "storyboard.webp",
+        "hls/master.m3u8",
+        *(f"hls/{min(w, h)}p/index.m3u8" for w, h in case.renditions),
+    }
     assert len(originals) == 1 and outputs <= set(names), names
     assert all(n in outputs or n in originals or re.fullmatch(r"hls/\d+p/seg_\d{5}\.ts", n) for n in names), names
     for name in set(names) - set(originals):
-        wanted = {".m3u8": PLAYLIST_TYPE, ".ts": "video/mp2t", ".webp": "image/webp"}[Path(name).suffix]
+        wanted = {".m3u8": PLAYLIST_TYPE, ".ts": "video/mp2t", ".webp": "image/webp", ".vtt": "text/vtt"}[
+            Path(name).suffix
+        ]
         assert content_type_of(prefix + name) == wanted, name
     assert spool_files() == []
 
@@ -327,7 +350,7 @@ def test_running_the_video_job_twice_gives_the_same_objects_and_row(api: APIClie
     objects = {key: storage.read(key) for key in keys_of(media_id)["permanent"]}
 
     made = dict(first.outputs.values_list("name", "key"))
-    assert set(made) == {"thumbnail", "hls"}
+    assert set(made) == {"thumbnail", "hls", "storyboard"}
     Media.objects.filter(pk=media_id).update(status=Status.PROCESSING)
     first.outputs.all().delete()  # they are recorded with READY
     assert jobs.process_media(media_id) == "ready"
@@ -448,7 +471,7 @@ def test_bad_video_is_rejected_without_leftovers(
     media = api.get(detail_url(media_id)).json()
     assert media["status"] == Status.REJECTED
     assert media["error"] == {"code": code, "message": message}
-    assert media["urls"] == {"original": None, "thumbnail": None, "optimized": None, "hls": None}
+    assert media["urls"] == {"original": None, "thumbnail": None, "optimized": None, "hls": None, "storyboard": None}
     row = Media.objects.get(pk=media_id)
     assert detail in row.error_detail  # the technical reason, kept for moderators
     assert row.attempts == 1  # never retried

@@ -9,4 +9,5 @@ urlpatterns = [
     path("media/<uuid:pk>/confirm/", api.MediaConfirmApi.as_view(), name="media-confirm"),
     path("media/<uuid:pk>/retry/", api.MediaRetryApi.as_view(), name="media-retry"),
     path("media/<uuid:pk>/hls/<path:path>", hls_access.playlist, name="media-hls"),
+    path("media/<uuid:pk>/storyboard.vtt", hls_access.storyboard, name="media-storyboard"),
 ]
