@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from processing import scan
 
 if TYPE_CHECKING:  # Pillow and ffmpeg's engines load in workers only
-    from processing import images, storyboard, video
+    from processing import images, storyboard, video, waveform
 
 
 def clamd() -> scan.Clamd:
@@ -77,3 +77,9 @@ def storyboard_spec() -> storyboard.StoryboardSpec:
         max_tiles=settings.STORYBOARD_MAX_TILES,
         tile_width=settings.STORYBOARD_TILE_WIDTH,
     )
+
+
+def waveform_spec() -> waveform.WaveformSpec:
+    from processing import waveform
+
+    return waveform.WaveformSpec(ffmpeg=settings.FFMPEG_BIN)

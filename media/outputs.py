@@ -27,7 +27,7 @@ class Output:
     kinds: frozenset[str]
     filename: str  # under the media's permanent/<id>/ folder
     content_type: str
-    builder: Literal["image", "video_thumbnail", "hls", "storyboard"]  # the pipeline step that makes it
+    builder: Literal["image", "video_thumbnail", "hls", "storyboard", "waveform"]  # the pipeline step that makes it
     fit: Literal["cover", "within"] = "within"  # image renditions: see processing.rendition
     size: int | str = 0  # image renditions: pixels, or the name of the setting that holds them
     playlist: bool = False  # served through the signed HLS playlist view, not a presigned URL
@@ -50,6 +50,9 @@ OUTPUTS: tuple[Output, ...] = (
     Output("hls", frozenset({Kind.VIDEO}), "hls/master.m3u8", hls.PLAYLIST_CONTENT_TYPE, "hls", playlist=True),
     # The WebVTT of scrubbing previews; its sprite sheet is stored beside it (storyboard.webp).
     Output("storyboard", frozenset({Kind.VIDEO}), "storyboard.vtt", "text/vtt", "storyboard", view="media-storyboard"),
+    # Peaks in audiowaveform's JSON (peaks.js, wavesurfer.js) and a small PNG of them, from one decode.
+    Output("waveform", frozenset({Kind.AUDIO}), "waveform.json", "application/json", "waveform"),
+    Output("waveform_image", frozenset({Kind.AUDIO}), "waveform.png", "image/png", "waveform"),
 )
 
 

@@ -88,14 +88,26 @@ def run_inline(media: Media) -> None:
             raise Rejected(
                 ErrorCode.MALWARE_DETECTED, "The file contains malware and was not accepted.", verdict.signature
             )
+        made: dict[str, str] = {}
         if media.kind == Kind.AUDIO:
             _step(media, 70, Stage.PROBING)
             metadata = audio.probe_audio(spooled.path(), **engines.ffmpeg_tools())
+            if wanted := [output for output in outputs.missing(media) if output.builder == "waveform"]:
+                made = _waveform(media, spooled.path(), wanted)
         else:
             metadata = documents.describe(spooled.file, detection.family)
     _step(media, 90, Stage.STORING)
     original = moves.promote(media, detection.family, etag=spooled.etag)
-    _finish(media, {}, original_key=original, detected_type=detection.mime, metadata=metadata)
+    _finish(media, made, original_key=original, detected_type=detection.mime, metadata=metadata)
+
+
+def _waveform(media: Media, source: Path, wanted: list[outputs.Output]) -> dict[str, str]:
+    """The waveform outputs the media lacks, from one decode of the audio."""
+    from processing import waveform
+
+    with spool.workdir() as work:
+        waveform.make_waveform(source, work, engines.waveform_spec())
+        return _upload_outputs(media, [(output, work / output.filename) for output in wanted])
 
 
 def run_image(media: Media) -> None:

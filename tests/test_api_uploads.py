@@ -84,7 +84,9 @@ def _round_trip(api, sample: Sample) -> dict:
     assert answer.status_code == 200, body
     assert body["status"] == Status.READY and body["progress"] == 100 and body["error"] is None
     media_id = created["id"]
-    assert keys_of(media_id) == {**NOTHING, "permanent": [f"permanent/{media_id}/original.{sample.extension}"]}
+    made = ["waveform.json", "waveform.png"] if body["kind"] == "audio" else []
+    stored = sorted(f"permanent/{media_id}/{name}" for name in [f"original.{sample.extension}", *made])
+    assert keys_of(media_id) == {**NOTHING, "permanent": stored}
     # The client reads back exactly its bytes through the presigned URL it was given.
     original = requests.get(body["urls"]["original"], timeout=10)
     assert original.status_code == 200 and original.content == sample.body
@@ -99,6 +101,13 @@ def test_audio_round_trip(api, sample: Sample) -> None:
     assert meta["codec"] == CODECS[sample.name]
     assert meta["duration"] == pytest.approx(1.0, abs=0.1)
     assert meta["bitrate"] > 0 and meta["channels"] == 1
+    # The waveform: audiowaveform's JSON, a (min, max) pair per point over the whole second, and its PNG.
+    peaks = requests.get(body["urls"]["waveform"], timeout=10).json()
+    assert (peaks["version"], peaks["channels"], peaks["bits"]) == (2, 1, 8)
+    assert len(peaks["data"]) == 2 * peaks["length"]
+    assert peaks["length"] * peaks["samples_per_pixel"] == pytest.approx(peaks["sample_rate"], rel=0.1)
+    png = requests.get(body["urls"]["waveform_image"], timeout=10)
+    assert png.headers["Content-Type"] == "image/png" and png.content.startswith(b"\x89PNG")
 
 
 def test_an_mp3_with_cover_art_is_audio(api) -> None:

@@ -363,7 +363,15 @@ def test_bad_input_is_rejected_once_and_leaves_nothing(
     assert message.endswith(".") and 20 < len(message) < 300, message
     assert not [word for word in DEVELOPER_WORDS if word in message], message
     assert all(word in message for word in words), message
-    assert media["urls"] == {"original": None, "thumbnail": None, "optimized": None, "hls": None, "storyboard": None}
+    assert media["urls"] == {
+        "original": None,
+        "thumbnail": None,
+        "optimized": None,
+        "hls": None,
+        "storyboard": None,
+        "waveform": None,
+        "waveform_image": None,
+    }
     row = Media.objects.get(pk=media_id)
     assert row.error_detail and row.error_detail not in str(media)  # the technical text is for moderators only
 

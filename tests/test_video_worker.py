@@ -471,7 +471,15 @@ def test_bad_video_is_rejected_without_leftovers(
     media = api.get(detail_url(media_id)).json()
     assert media["status"] == Status.REJECTED
     assert media["error"] == {"code": code, "message": message}
-    assert media["urls"] == {"original": None, "thumbnail": None, "optimized": None, "hls": None, "storyboard": None}
+    assert media["urls"] == {
+        "original": None,
+        "thumbnail": None,
+        "optimized": None,
+        "hls": None,
+        "storyboard": None,
+        "waveform": None,
+        "waveform_image": None,
+    }
     row = Media.objects.get(pk=media_id)
     assert detail in row.error_detail  # the technical reason, kept for moderators
     assert row.attempts == 1  # never retried
