@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from processing import scan
 
 if TYPE_CHECKING:  # Pillow and ffmpeg's engines load in workers only
-    from processing import images, storyboard, video, waveform
+    from processing import documents, images, storyboard, video, waveform
 
 
 def clamd() -> scan.Clamd:
@@ -83,3 +83,9 @@ def waveform_spec() -> waveform.WaveformSpec:
     from processing import waveform
 
     return waveform.WaveformSpec(ffmpeg=settings.FFMPEG_BIN)
+
+
+def preview_spec() -> documents.PreviewSpec:
+    from processing import documents
+
+    return documents.PreviewSpec(timeout=settings.PREVIEW_TIMEOUT, max_memory=settings.PREVIEW_MAX_MEMORY)

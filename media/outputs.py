@@ -17,8 +17,10 @@ from typing import Literal
 from django.conf import settings
 
 from media.models import Kind, Media
-from processing import hls
+from processing import formats, hls
 from processing.rendition import Rendition
+
+PDF_TYPES = formats.BY_NAME["pdf"].types
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,13 @@ class Output:
     kinds: frozenset[str]
     filename: str  # under the media's permanent/<id>/ folder
     content_type: str
-    builder: Literal["image", "video_thumbnail", "hls", "storyboard", "waveform"]  # the pipeline step that makes it
+    builder: Literal[
+        "image", "video_thumbnail", "hls", "storyboard", "waveform", "preview"
+    ]  # the pipeline step that makes it
     fit: Literal["cover", "within"] = "within"  # image renditions: see processing.rendition
     size: int | str = 0  # image renditions: pixels, or the name of the setting that holds them
     playlist: bool = False  # served through the signed HLS playlist view, not a presigned URL
+    types: frozenset[str] = frozenset()  # only media of these content types make it (empty: every one of the kinds)
     view: str = ""  # served by this signed Django view (its URLs inside need fresh signatures), not presigned
 
     def rendition(self) -> Rendition:
@@ -53,6 +58,7 @@ OUTPUTS: tuple[Output, ...] = (
     # Peaks in audiowaveform's JSON (peaks.js, wavesurfer.js) and a small PNG of them, from one decode.
     Output("waveform", frozenset({Kind.AUDIO}), "waveform.json", "application/json", "waveform"),
     Output("waveform_image", frozenset({Kind.AUDIO}), "waveform.png", "image/png", "waveform"),
+    Output("preview", frozenset({Kind.DOCUMENT}), "preview.webp", "image/webp", "preview", types=frozenset(PDF_TYPES)),
 )
 
 
@@ -70,6 +76,10 @@ def declared(media: Media, name: str) -> Output | None:
 
 
 def missing(media: Media) -> tuple[Output, ...]:
-    """The declared outputs of the media's kind that it has no row for yet."""
+    """The declared outputs of the media's kind (and content type) that it has no row for yet."""
     made = set(media.outputs.values_list("name", flat=True))
-    return tuple(output for output in of_kind(media.kind) if output.name not in made)
+    return tuple(
+        output
+        for output in of_kind(media.kind)
+        if output.name not in made and (not output.types or media.content_type in output.types)
+    )

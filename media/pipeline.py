@@ -96,6 +96,10 @@ def run_inline(media: Media) -> None:
                 made = _waveform(media, spooled.path(), wanted)
         else:
             metadata = documents.describe(spooled.file, detection.family)
+            if preview := next((o for o in outputs.missing(media) if o.builder == "preview"), None):
+                with spool.workdir() as work:
+                    documents.render_preview(spooled.path(), work / preview.filename, engines.preview_spec())
+                    made = _upload_outputs(media, [(preview, work / preview.filename)])
     _step(media, 90, Stage.STORING)
     original = moves.promote(media, detection.family, etag=spooled.etag)
     _finish(media, made, original_key=original, detected_type=detection.mime, metadata=metadata)

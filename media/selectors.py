@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 
 from media import outputs, playback, storage
-from media.models import Media, Status
+from media.models import Media, MediaOutput, Status
 
 
 def media_urls(media: Media, request: Any = None) -> dict[str, str | None]:
@@ -51,6 +51,8 @@ def output_key(media: Media, name: str) -> str | None:
 
 def lacking_outputs(kind: str) -> QuerySet[Media]:
     """READY media of a kind without every output declared for it (declared after they were made)."""
-    names = [output.name for output in outputs.of_kind(kind)]
-    made = Count("outputs", filter=Q(outputs__name__in=names))
-    return Media.objects.filter(kind=kind, status=Status.READY).annotate(made=made).filter(made__lt=len(names))
+    lacks = Q(pk__in=[])
+    for output in outputs.of_kind(kind):
+        lacking = ~Exists(MediaOutput.objects.filter(media=OuterRef("pk"), name=output.name))
+        lacks |= lacking & Q(content_type__in=output.types) if output.types else lacking
+    return Media.objects.filter(kind=kind, status=Status.READY).filter(lacks)

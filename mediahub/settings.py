@@ -204,6 +204,9 @@ VIDEO_MAX_DURATION = env.float("VIDEO_MAX_DURATION", default=3600.0)  # seconds
 VIDEO_MAX_HEIGHT = env.int("VIDEO_MAX_HEIGHT", default=4320)
 VIDEO_MAX_WIDTH = env.int("VIDEO_MAX_WIDTH", default=7680)
 VIDEO_MAX_FPS = env.float("VIDEO_MAX_FPS", default=120.0)
+# PDF previews: poppler's pdftoppm renders the first page within this time and address space.
+PREVIEW_TIMEOUT = env.float("PREVIEW_TIMEOUT", default=30.0)  # seconds
+PREVIEW_MAX_MEMORY = env.int("PREVIEW_MAX_MEMORY", default=512 * MB)
 # Storyboards (scrubbing previews): a frame at least every STORYBOARD_INTERVAL seconds, at most
 # STORYBOARD_MAX_TILES tiles (longer videos space them out), tiles STORYBOARD_TILE_WIDTH px on the long side.
 STORYBOARD_INTERVAL = env.float("STORYBOARD_INTERVAL", default=5.0)

@@ -5,6 +5,7 @@ idempotence, list, delete, retry, the OpenAPI schema and throttling."""
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
 
 import django_rq
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 from drf_spectacular.validation import validate_schema
+from PIL import Image
 from rest_framework.throttling import ScopedRateThrottle
 from rq import SimpleWorker
 from rq.exceptions import NoSuchJobError
@@ -84,7 +86,9 @@ def _round_trip(api, sample: Sample) -> dict:
     assert answer.status_code == 200, body
     assert body["status"] == Status.READY and body["progress"] == 100 and body["error"] is None
     media_id = created["id"]
-    made = ["waveform.json", "waveform.png"] if body["kind"] == "audio" else []
+    made = {"audio": ["waveform.json", "waveform.png"], "pdf": ["preview.webp"]}.get(
+        body["kind"] if body["kind"] == "audio" else sample.extension, []
+    )
     stored = sorted(f"permanent/{media_id}/{name}" for name in [f"original.{sample.extension}", *made])
     assert keys_of(media_id) == {**NOTHING, "permanent": stored}
     # The client reads back exactly its bytes through the presigned URL it was given.
@@ -122,6 +126,12 @@ def test_document_round_trip(api, sample: Sample) -> None:
     assert body["metadata"]["format"] == sample.extension.replace("txt", "text")
     if sample.extension == "pdf":
         assert body["metadata"]["pages"] == 2
+        preview = requests.get(body["urls"]["preview"], timeout=10)
+        assert preview.status_code == 200 and preview.headers["Content-Type"] == "image/webp"
+        with Image.open(io.BytesIO(preview.content)) as image:
+            assert image.format == "WEBP" and max(image.size) == 1024
+    else:
+        assert body["urls"]["preview"] is None  # only PDFs get one
 
 
 def test_with_a_checksum_the_returned_headers_carry_it_and_the_upload_lands(api) -> None:
@@ -303,7 +313,10 @@ def test_retry_of_a_failed_media_queues_a_job_that_makes_it_ready(
         SimpleWorker([queue], connection=queue.connection).work(burst=True)
         media = Media.objects.get(pk=media_id)
         assert media.status == Status.READY and media.attempts == 1
-        assert keys_of(media_id) == {**NOTHING, "permanent": [f"permanent/{media_id}/original.pdf"]}
+        assert keys_of(media_id) == {
+            **NOTHING,
+            "permanent": [f"permanent/{media_id}/{name}" for name in ("original.pdf", "preview.webp")],
+        }
     finally:
         drop_job(media_id)
 
