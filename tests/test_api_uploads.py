@@ -34,6 +34,7 @@ from tests.api_flow import (
     drop_job,
     keys_of,
     retry_url,
+    stored_pdf,
     upload,
     uploaded,
 )
@@ -313,10 +314,7 @@ def test_retry_of_a_failed_media_queues_a_job_that_makes_it_ready(
         SimpleWorker([queue], connection=queue.connection).work(burst=True)
         media = Media.objects.get(pk=media_id)
         assert media.status == Status.READY and media.attempts == 1
-        assert keys_of(media_id) == {
-            **NOTHING,
-            "permanent": [f"permanent/{media_id}/{name}" for name in ("original.pdf", "preview.webp")],
-        }
+        assert keys_of(media_id) == stored_pdf(media_id)
     finally:
         drop_job(media_id)
 
