@@ -150,7 +150,7 @@ def _upload_outputs(media: Media, files: list[tuple[outputs.Output, Path]]) -> d
 def run_video(media: Media) -> None:
     """Videos: sniff, probe (caps before decoding), thumbnail, one-pass HLS ladder, upload, READY
     (each of the two only if the media lacks it)."""
-    from processing import hls, storyboard, video
+    from processing import hls, storyboard, subtitles, video
 
     wanted = {output.builder: output for output in outputs.missing(media)}
     spec = engines.video_spec()
@@ -188,6 +188,12 @@ def run_video(media: Media) -> None:
                 if exc.reason == "timeout":
                     raise GiveUp(exc.message, exc.detail) from exc
                 raise
+            tracks, skipped = subtitles.add_to_hls(spooled.path(), result.out_dir, info.duration, spec)
+            metadata["subtitles"] = [
+                {"language": track.language, "file": f"{subtitles.SUBS}/{track.path.name}"} for track in tracks
+            ]
+            if skipped:  # the video is fine without them; the owner sees which tracks were left out and why
+                metadata["subtitles_skipped"] = [{"codec": s.codec, "reason": s.reason} for s in skipped]
             folder = playlist.key(media).rsplit("/", 1)[0]  # permanent/<id>/hls: the master's own folder
             uploads += [
                 (result.out_dir / rel, f"{folder}/{rel.as_posix()}", hls.content_type(rel.name))

@@ -11,13 +11,13 @@ from media import outputs, playback, storage
 from media.models import Media, MediaOutput, Status
 
 
-def media_urls(media: Media, request: Any = None) -> dict[str, str | None]:
+def media_urls(media: Media, request: Any = None) -> dict[str, Any]:
     """Read URLs of the original and of every declared output, None until it exists (all only once READY).
 
     Presigned GETs, except HLS: its playlist is served by Django with a signature (media.playback).
     """
     ready = media.status == Status.READY
-    urls: dict[str, str | None] = {"original": None, **dict.fromkeys(outputs.names())}
+    urls: dict[str, Any] = {"original": None, **dict.fromkeys(outputs.names()), "subtitles": []}
     if not ready:
         return urls
     if media.original_key:
@@ -34,6 +34,12 @@ def media_urls(media: Media, request: Any = None) -> dict[str, str | None]:
             urls[made.name] = _signed_url(reverse(output.view, kwargs={"pk": media.id}), media, request)
         else:
             urls[made.name] = storage.presigned_get(made.key)
+        if made.name == "hls":  # the text tracks the pipeline found, beside the ladder: [{language, url}]
+            folder = made.key.rsplit("/", 1)[0]
+            urls["subtitles"] = [
+                {"language": track["language"], "url": storage.presigned_get(f"{folder}/{track['file']}")}
+                for track in media.metadata.get("subtitles", [])
+            ]
     return urls
 
 

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from processing import ffmpeg
+from processing import ffmpeg, hls
 from processing.errors import Rejected
 from processing.ffmpeg import TranscodeError
-from processing.video import VideoSpec, _input
+from processing.video import MASTER_PLAYLIST, VideoSpec, _input
 
 TEXT_CODECS = frozenset({"mov_text", "subrip", "srt", "ass", "ssa", "webvtt", "text"})
+SUBS = "subs"  # the tracks' folder beside the rungs' under hls/
+GROUP = "subs"  # the master's SUBTITLES group id
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
@@ -71,3 +73,33 @@ def language_of(stream: dict[str, Any]) -> str:
     """The container's language tag if it looks like one (it is upload text: never trusted as is)."""
     language = str(stream.get("tags", {}).get("language") or "").strip()
     return language if _LANGUAGE.match(language) and language != "und" else "und"
+
+
+def probe_streams(src: Path, spec: VideoSpec | None = None) -> list[dict[str, Any]]:
+    spec = spec or VideoSpec()
+    probed, _ = ffmpeg.probe(src, spec.formats, binary=spec.ffprobe, timeout=spec.probe_timeout, subject="video")
+    return subtitle_streams(probed or {})
+
+
+def add_to_hls(
+    src: Path, hls_dir: Path, duration: float, spec: VideoSpec | None = None
+) -> tuple[list[Track], list[Skipped]]:
+    """Extract the text tracks into hls_dir/subs/, one media playlist each, and list them in the master
+    as a SUBTITLES group that every variant names. Without tracks the ladder is left as it is."""
+    streams = probe_streams(src, spec)
+    if not streams:
+        return [], []
+    folder = hls_dir / SUBS
+    folder.mkdir(exist_ok=True)
+    tracks, skipped = extract(src, folder, streams, spec)
+    if not tracks:
+        folder.rmdir()
+        return tracks, skipped
+    media = []
+    for number, track in enumerate(tracks):
+        track.path.with_suffix(".m3u8").write_text(hls.subtitle_playlist(track.path.name, duration))
+        name = f"{track.language} {number + 1}" if track.language == "und" else track.language
+        media.append((name, track.language, f"{SUBS}/{track.path.stem}.m3u8"))
+    master = hls_dir / MASTER_PLAYLIST
+    master.write_text(hls.with_subtitles(master.read_text(), media))
+    return tracks, skipped

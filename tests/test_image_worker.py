@@ -363,7 +363,7 @@ def test_bad_input_is_rejected_once_and_leaves_nothing(
     assert message.endswith(".") and 20 < len(message) < 300, message
     assert not [word for word in DEVELOPER_WORDS if word in message], message
     assert all(word in message for word in words), message
-    assert media["urls"] == dict.fromkeys(["original", *outputs.names()])  # nothing offered
+    assert media["urls"] == {**dict.fromkeys(["original", *outputs.names()]), "subtitles": []}  # nothing offered
     row = Media.objects.get(pk=media_id)
     assert row.error_detail and row.error_detail not in str(media)  # the technical text is for moderators only
 

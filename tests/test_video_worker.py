@@ -362,6 +362,28 @@ def test_running_the_video_job_twice_gives_the_same_objects_and_row(api: APIClie
     assert spool_files() == []
 
 
+def test_embedded_subtitles_are_offered_with_their_language(
+    api: APIClient, videos_queue: Queue, live_server: Any, token: str
+) -> None:
+    media_id = submit(api, filename="talk.mp4", content_type="video/mp4", body=video_samples.with_subtitles())
+    run_worker(videos_queue)
+    media = get_live(live_server, token, media_id).json()
+    assert media["status"] == Status.READY
+    ((track),) = media["urls"]["subtitles"]
+    assert track["language"] == "eng"
+    vtt = requests.get(track["url"], timeout=30)
+    assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT") and "Hello" in vtt.text
+    # The master played through Django lists the track as a SUBTITLES group; its playlist resolves there
+    # too, and names the WebVTT as a presigned GET.
+    hls_url = media["urls"]["hls"]
+    master = fetch_playlist(hls_url)
+    (entry,) = [line for line in master.splitlines() if line.startswith("#EXT-X-MEDIA:TYPE=SUBTITLES")]
+    assert 'LANGUAGE="eng"' in entry
+    uri = re.search(r'URI="([^"]+)"', entry).group(1)
+    playlist = fetch_playlist(urljoin(hls_url, uri))
+    assert any("X-Amz-Signature=" in line and ".vtt" in line for line in playlist.splitlines())
+
+
 # --- who can play ----------------------------------------------------------------------------------
 
 
@@ -471,7 +493,7 @@ def test_bad_video_is_rejected_without_leftovers(
     media = api.get(detail_url(media_id)).json()
     assert media["status"] == Status.REJECTED
     assert media["error"] == {"code": code, "message": message}
-    assert media["urls"] == dict.fromkeys(["original", *outputs.names()])  # nothing offered
+    assert media["urls"] == {**dict.fromkeys(["original", *outputs.names()]), "subtitles": []}  # nothing offered
     row = Media.objects.get(pk=media_id)
     assert detail in row.error_detail  # the technical reason, kept for moderators
     assert row.attempts == 1  # never retried

@@ -106,6 +106,16 @@ def portrait() -> bytes:
 
 
 @cache
+def with_subtitles() -> bytes:
+    """A small MP4 with an English mov_text track saying "Hello"."""
+    with tempfile.TemporaryDirectory(prefix="video-sample-") as folder:
+        (srt := Path(folder) / "en.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nHello\n\n")
+        picture = ("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10:duration=2", "-i", str(srt))
+        subtitle = ("-map", "0:v", "-map", "1", "-c:s", "mov_text", "-metadata:s:s:0", "language=eng")
+        return _ffmpeg(*picture, *H264, *subtitle, suffix=".mp4")
+
+
+@cache
 def p360() -> bytes:
     return _clip(".mp4", size="640x360")
 

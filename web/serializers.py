@@ -97,8 +97,9 @@ class MediaOutput(serializers.ModelSerializer):
     def get_error(self, media: Media) -> dict[str, str] | None:
         return media.error
 
-    @extend_schema_field(serializers.DictField(child=serializers.URLField(allow_null=True)))
-    def get_urls(self, media: Media) -> dict[str, str | None]:
+    # each output's URL (null until made); `subtitles` is a list of {language, url}
+    @extend_schema_field(serializers.DictField())
+    def get_urls(self, media: Media) -> dict[str, Any]:
         return selectors.media_urls(media, self.context.get("request"))
 
 

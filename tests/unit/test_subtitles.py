@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from processing.subtitles import extract, subtitle_streams
+from processing.subtitles import add_to_hls, extract, subtitle_streams
+from processing.video import probe_video, transcode_hls
 
 SRT = "1\n00:00:00,000 --> 00:00:01,000\n{}\n\n"
 
@@ -62,3 +63,41 @@ def test_a_track_that_cannot_be_converted_is_skipped_and_the_others_kept(
     assert [t.language for t in tracks] == ["eng"]
     assert [(s.codec, "picture" in s.reason) for s in skipped] == [("hdmv_pgs_subtitle", True), ("mov_text", False)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sub_0.vtt"]  # nothing half-written left
+
+
+def test_the_tracks_join_the_hls_master_as_a_subtitles_group(with_subtitles: dict[str, Path], tmp_path: Path) -> None:
+    src = with_subtitles["mp4"]
+    info = probe_video(src)
+    result = transcode_hls(src, tmp_path / "hls", info)
+    tracks, skipped = add_to_hls(src, result.out_dir, info.duration)
+    assert ([t.language for t in tracks], skipped) == (["eng", "fra"], [])
+    master = result.master.read_text()
+    assert 'TYPE=SUBTITLES,GROUP-ID="subs",NAME="eng",LANGUAGE="eng"' in master
+    assert 'LANGUAGE="fra",DEFAULT=NO,AUTOSELECT=YES,URI="subs/sub_1.m3u8"' in master
+    assert all('SUBTITLES="subs"' in line for line in master.splitlines() if line.startswith("#EXT-X-STREAM-INF"))
+    # Each track's playlist opens in ffprobe (its hls demuxer) as one WebVTT stream.
+    for name in ("sub_0.m3u8", "sub_1.m3u8"):
+        (stream,) = probed(result.out_dir / "subs" / name)["streams"]
+        assert stream["codec_name"] == "webvtt"
+    assert {"subs/sub_0.vtt", "subs/sub_0.m3u8", "subs/sub_1.vtt", "subs/sub_1.m3u8"} <= {
+        p.as_posix() for p in result.files()
+    }
+
+
+def test_a_video_without_subtitles_keeps_its_master_as_is(tmp_path: Path) -> None:
+    src = tmp_path / "plain.mp4"
+    run(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x90:rate=5:duration=1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        str(src),
+    )
+    result = transcode_hls(src, tmp_path / "hls", probe_video(src))
+    before = result.master.read_text()
+    assert add_to_hls(src, result.out_dir, 1.0) == ([], [])
+    assert result.master.read_text() == before and not (result.out_dir / "subs").exists()
