@@ -47,15 +47,23 @@ SIZES: dict[str, tuple[int, int]] = {
 
 SHARP_WORKER = r"""
 const sharp = require(process.env.SHARP_PATH);
-const [src, outDir, runs, quality, effort, thumb, longest] = process.argv.slice(2);
+const [src, outDir, runs, quality, effort, thumb, widthList, avifQuality, avifEffort] = process.argv.slice(2);
 const webp = {quality: +quality, effort: +effort};
+const avif = {quality: +avifQuality, effort: +avifEffort};
+const widths = widthList.split(',').map(Number);
 async function once() {
-  // The same two outputs as render_image: upright, metadata stripped (sharp's default).
-  const opt = await sharp(src).rotate()
-    .resize(+longest, +longest, {fit: 'inside', withoutEnlargement: true})
-    .webp(webp).toFile(`${outDir}/optimized.webp`);
-  await sharp(src).rotate().resize(+thumb, +thumb, {fit: 'cover'}).webp(webp).toFile(`${outDir}/thumb.webp`);
-  return opt.size;
+  // The same outputs as the app declares: upright, metadata stripped (sharp's default), the attention
+  // thumbnail and every width in WebP and AVIF, never enlarged. Each pipeline is sharp's usual one
+  // (libvips shrinks on load per pipeline), all of them at once on its thread pool.
+  const jobs = [sharp(src).rotate().resize(+thumb, +thumb, {fit: 'cover', position: sharp.strategy.attention})
+    .webp(webp).toFile(`${outDir}/thumb.webp`)];
+  for (const w of widths) {
+    const sized = () => sharp(src).rotate().resize({width: w, withoutEnlargement: true});
+    jobs.push(sized().webp(webp).toFile(`${outDir}/w${w}.webp`));
+    jobs.push(sized().avif(avif).toFile(`${outDir}/w${w}.avif`));
+  }
+  const done = await Promise.all(jobs);
+  return done.reduce((total, info) => total + info.size, 0);
 }
 (async () => {
   await once();  // warm-up
@@ -137,15 +145,30 @@ def python_worker(src: Path, out_dir: Path, runs: int, overrides: dict[str, obje
     spec = spec_with(overrides)
     from processing.images import render_image
 
-    render_image(src, out_dir, spec)  # warm-up: imports, caches
+    renditions = full_set(spec)
+    render_image(src, out_dir, spec, renditions)  # warm-up: imports, caches
     results = []
     for _ in range(runs):
         t0, c0 = time.perf_counter(), time.process_time()
-        result = render_image(src, out_dir, spec)
+        result = render_image(src, out_dir, spec, renditions)
         cpu, wall = time.process_time() - c0, time.perf_counter() - t0
-        size = result.files["optimized"].stat().st_size
+        size = sum(path.stat().st_size for path in set(result.files.values()))
         results.append({"wall_ms": wall * 1000, "cpu_ms": cpu * 1000, "size": size})
     print(json.dumps({"results": results, "peak_kib": peak_kib()}))
+
+
+WIDTHS = (320, 640, 1280, 2048)  # the default IMAGE_WIDTHS
+
+
+def full_set(spec):  # -> list of processing.rendition.Rendition
+    """What the app makes of an image by default: the thumbnail and every width in AVIF and WebP (the optimized
+    image is the 2048 WebP's twin, written once)."""
+    from processing.rendition import Rendition
+
+    widths = [
+        Rendition(f"{ext}_{w}", f"w{w}.{ext}", "width", w, f"image/{ext}") for w in WIDTHS for ext in ("webp", "avif")
+    ]
+    return [Rendition("thumbnail", "thumb.webp", "cover", spec.thumb_size), *widths]
 
 
 def peak_kib() -> int:
@@ -169,18 +192,11 @@ def python_command(src: Path, runs: int, overrides: dict[str, object]) -> list[s
 def sharp_command(sharp: Path, src: Path, runs: int, spec) -> list[str]:
     worker = NODE_DIR / "worker.js"
     worker.write_text(SHARP_WORKER)
-    longest, thumb = spec.optimized_max, spec.thumb_size
-    return [
-        "node",
-        str(worker),
-        str(src),
-        "{out}",
-        str(runs),
-        str(spec.quality),
-        str(spec.method),
-        str(thumb),
-        str(longest),
-    ]
+    widths = ",".join(str(w) for w in WIDTHS)
+    # sharp's AVIF effort 0-9 is libaom's speed 9-effort: the same encoder setting as Pillow's speed
+    avif_effort = max(0, 9 - spec.avif_speed)
+    return ["node", str(worker), str(src), "{out}", str(runs), str(spec.quality), str(spec.method),
+            str(spec.thumb_size), widths, str(spec.avif_quality), str(avif_effort)]  # fmt: skip
 
 
 def run_side(side: Side, command: list[str], out_dir: Path) -> None:
@@ -250,11 +266,11 @@ def make_inputs(names: list[str]) -> dict[str, Path]:
 
 
 def psnr_pair(src: Path, spec) -> tuple[float, float] | None:
-    """PSNR of both optimized files against one reference (Pillow, LANCZOS, full decode, no WebP)."""
+    """PSNR of both 1280 WebP files against one reference (Pillow, LANCZOS, full decode, no WebP)."""
     from PIL import Image, ImageChops, ImageStat
 
-    py_out = OUT / "py" / src.name / "optimized.webp"
-    js_out = OUT / "sharp" / src.name / "optimized.webp"
+    py_out = OUT / "py" / src.name / "w1280.webp"
+    js_out = OUT / "sharp" / src.name / "w1280.webp"
     if not js_out.exists():
         return None
     with Image.open(src) as img:
@@ -277,8 +293,8 @@ def psnr_pair(src: Path, spec) -> tuple[float, float] | None:
 def table(rows: list[tuple[str, Side, Side | None, tuple[float, float] | None]]) -> str:
     header = [
         "input", "Pillow wall ms", "Pillow CPU ms", "sharp wall ms", "sharp CPU ms", "CPU ratio",
-        "Pillow peak MB", "sharp peak MB", "optimized KB Pillow / sharp", "size ratio",
-        "PSNR dB Pillow / sharp",
+        "Pillow peak MB", "sharp peak MB", "all outputs KB Pillow / sharp", "size ratio",
+        "PSNR 1280 WebP dB Pillow / sharp",
     ]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
     for name, py, js, psnr in rows:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from media import lifecycle, moves, storage
+from media import lifecycle, moves, storage, temp_sweep
 from media.models import Media
 from processing.codes import ErrorCode
 from processing.errors import Rejected
@@ -26,6 +26,7 @@ def media_reject(*, media: Media, exc: Rejected) -> None:
         fields["quarantine_key"] = moves.quarantine(media)
     if lifecycle.mark_rejected(media.id, code=exc.code, message=exc.message, detail=exc.detail, **fields):
         moves.discard(media)
+        temp_sweep.schedule(media)
     else:
         drop_if_deleted(media=media)  # the quarantined copy would belong to nobody
     log.info("media %s rejected: %s (%s)", media.id, exc.code, exc.detail[:200])

@@ -10,9 +10,11 @@ from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from media import selectors, storage, uploads
-from media.models import Media
+from media import jobs, selectors, storage, uploads
+from media import outputs as declared_outputs
+from media.models import Media, Status
 
 
 @admin.register(Media)
@@ -34,7 +36,7 @@ class MediaAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["owner"]
     list_per_page = 50
-    actions = ["retry_failed", "delete_with_objects"]
+    actions = ["retry_failed", "rebuild_stale", "delete_with_objects"]
     readonly_fields = [
         "id",
         "owner",
@@ -53,6 +55,8 @@ class MediaAdmin(admin.ModelAdmin):
         "error_detail_block",
         "outputs",
         "metadata",
+        "phash",
+        "duplicates",
         "created_at",
         "updated_at",
         "confirmed_at",
@@ -62,6 +66,7 @@ class MediaAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["id", "owner", "filename", "kind", "status", "progress", "stage", "attempts"]}),
         ("Upload", {"fields": ["content_type", "detected_type", "human_size", "checksum_sha256"]}),
+        ("Duplicates", {"fields": ["phash", "duplicates"]}),
         ("Outputs", {"fields": ["outputs", "metadata"]}),
         ("Error", {"fields": ["error_code", "error_message", "error_detail_block"]}),
         ("Times", {"fields": ["created_at", "confirmed_at", "processing_started_at", "finished_at", "updated_at"]}),
@@ -96,7 +101,10 @@ class MediaAdmin(admin.ModelAdmin):
     @admin.display(description="stored objects")
     def outputs(self, media: Media) -> str:
         urls = selectors.media_urls(media)
-        rows = [(name, url) for name, url in urls.items() if url]
+        rows = [(name, url) for name, url in urls.items() if url and name != "sources"]
+        rows += [
+            (f"{source['type']} {source['width']} x {source['height']}", source["url"]) for source in urls["sources"]
+        ]
         if media.quarantine_key:
             rows.append(
                 (
@@ -114,6 +122,16 @@ class MediaAdmin(admin.ModelAdmin):
             images = format_html('<p><img src="{}" alt=""></p>', urls["thumbnail"])
         return format_html("{}<ul>{}</ul>", images, links or format_html("<li>none</li>"))
 
+    @admin.display(description="duplicates of the same owner")
+    def duplicates(self, media: Media) -> str:
+        rows = []
+        if (same := selectors.duplicate_of(media)) is not None:
+            rows.append(("the same bytes (SHA-256)", same))
+        rows += [("looks the same (perceptual hash)", pk) for pk in selectors.near_duplicates(media)]
+        links = [(label, reverse("admin:media_media_change", args=[pk]), pk) for label, pk in rows]
+        items = format_html_join("", '<li>{0}: <a href="{1}">{2}</a></li>', links)
+        return format_html("<ul>{}</ul>", items or mark_safe("<li>none</li>"))
+
     def has_retry_permission(self, request: HttpRequest) -> bool:
         # retrying is a change of state: the model's change permission (field edits stay disabled)
         return request.user.has_perm("media.change_media")
@@ -123,6 +141,13 @@ class MediaAdmin(admin.ModelAdmin):
         retried = sum(uploads.media_retry(media=media) is not None for media in queryset)
         skipped = queryset.count() - retried
         self.message_user(request, f"Queued {retried} for processing again; {skipped} were not FAILED.", messages.INFO)
+
+    @admin.action(description="Rebuild the stale renditions of the selected READY media", permissions=["retry"])
+    def rebuild_stale(self, request: HttpRequest, queryset: QuerySet[Media]) -> None:
+        """What `manage.py rebuild_renditions --for-real` does, for the selection."""
+        stale = [media for media in queryset.filter(status=Status.READY) if declared_outputs.missing(media)]
+        queued = sum(jobs.enqueue_now(media.id, media.kind, fill=True) for media in stale)
+        self.message_user(request, f"Queued {queued} to rebuild; {queryset.count() - len(stale)} were up to date.")
 
     @admin.action(description="Delete the selected media and every stored object of them", permissions=["delete"])
     def delete_with_objects(self, request: HttpRequest, queryset: QuerySet[Media]) -> None:

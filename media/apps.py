@@ -7,4 +7,4 @@ class MediaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from media import checks  # noqa: F401 - registers the start-up checks
+        from media import checks, signals  # noqa: F401 - the start-up checks and the signal receivers

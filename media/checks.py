@@ -9,7 +9,7 @@ from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 
 from media import engines
-from processing import formats
+from processing import formats, rendition
 
 
 @register()
@@ -36,12 +36,30 @@ def every_rung_has_bitrates(app_configs: Any = None, **kwargs: Any) -> list[Erro
     try:
         bitrates = engines.video_bitrates()
     except ImproperlyConfigured as exc:
-        return [Error(str(exc), id="media.E002")]
+        return [Error(str(exc), id="media.E004")]
     return [
         Error(
             f"VIDEO_LADDER has {height}, which VIDEO_BITRATES does not price",
             hint=f"Add {height}=<video kbit/s>/<audio kbit/s> to VIDEO_BITRATES.",
-            id="media.E002",
+            id="media.E004",
         )
         for height in sorted(set(settings.VIDEO_LADDER) - set(bitrates))
     ]
+
+
+@register()
+def image_settings_are_known(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Responsive source types and the crop are read by workers only: a typo would fail every image there."""
+    errors = []
+    for content_type in sorted(set(settings.IMAGE_SOURCE_TYPES) - set(rendition.ENCODERS)):
+        errors.append(
+            Error(
+                f"IMAGE_SOURCE_TYPES names {content_type!r}; renditions are written as {sorted(rendition.ENCODERS)}",
+                id="media.E002",
+            )
+        )
+    if settings.IMAGE_THUMB_CROP not in ("attention", "centre"):
+        errors.append(
+            Error(f"IMAGE_THUMB_CROP is {settings.IMAGE_THUMB_CROP!r}, not attention or centre", id="media.E003")
+        )
+    return errors

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from processing import scan
+from processing import archives, scan
 
 if TYPE_CHECKING:  # Pillow and ffmpeg's engines load in workers only
     from processing import documents, images, storyboard, video, waveform
@@ -19,6 +19,15 @@ if TYPE_CHECKING:  # Pillow and ffmpeg's engines load in workers only
 
 def clamd() -> scan.Clamd:
     return scan.Clamd(settings.CLAMD_HOST, settings.CLAMD_PORT, settings.CLAMD_TIMEOUT)
+
+
+def archive_limits() -> archives.Limits:
+    """How far a zip-based document is unpacked for its parts to be scanned."""
+    return archives.Limits(
+        max_depth=settings.ARCHIVE_MAX_DEPTH,
+        max_members=settings.ARCHIVE_MAX_MEMBERS,
+        max_unpacked=settings.ARCHIVE_MAX_UNPACKED,
+    )
 
 
 def ffmpeg_tools() -> dict[str, str]:
@@ -33,6 +42,9 @@ def image_spec() -> images.ImageSpec:
         thumb_size=settings.IMAGE_THUMB_SIZE,
         optimized_max=settings.IMAGE_OPTIMIZED_MAX,
         quality=settings.IMAGE_QUALITY,
+        avif_quality=settings.IMAGE_AVIF_QUALITY,
+        avif_speed=settings.IMAGE_AVIF_SPEED,
+        crop=settings.IMAGE_THUMB_CROP,
         max_pixels=settings.IMAGE_MAX_PIXELS,
     )
 

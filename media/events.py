@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -16,6 +17,11 @@ log = logging.getLogger(__name__)
 
 def group_name(user_id: int) -> str:
     return f"media.user.{user_id}"
+
+
+def token_digest(key: str) -> str:
+    """How a token is named in channel-layer messages (media/signals.py): never the credential itself."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def event_for(media: Media, **extra: Any) -> dict[str, Any]:

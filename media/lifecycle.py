@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from media import events
+from media import events, outputs
 from media.models import Media, MediaOutput, Status
 from processing.codes import ErrorCode, Stage
 
@@ -91,7 +91,7 @@ def mark_ready(media_id: uuid.UUID | str, *, outputs: Mapping[str, str] | None =
     with transaction.atomic():
         media = transition(media_id, to=Status.READY, **fields)
         if media is not None and outputs:
-            _record(media_id, outputs)
+            _record(media, outputs)
     return media
 
 
@@ -101,15 +101,19 @@ def add_outputs(media_id: uuid.UUID | str, outputs: Mapping[str, str]) -> Media 
     with transaction.atomic():
         media = Media.objects.select_for_update().filter(pk=media_id, status=Status.READY).first()
         if media is not None:
-            _record(media_id, outputs)
+            _record(media, outputs)
             transaction.on_commit(lambda: events.publish(media))
     return media
 
 
-def _record(media_id: uuid.UUID | str, outputs: Mapping[str, str]) -> None:
-    rows = [MediaOutput(media_id=media_id, name=name, key=key) for name, key in outputs.items()]
+def _record(media: Media, made: Mapping[str, str]) -> None:
+    """A row per output made (name -> key), with the settings it was made under; a rebuilt one is updated."""
+    specs = {output.name: output.spec() for output in outputs.of_kind(media.kind)}
+    rows = [MediaOutput(media=media, name=name, key=key, spec=specs.get(name, "")) for name, key in made.items()]
     # the unique (media, name) pair makes a second run of the same job a no-op that keeps one row
-    MediaOutput.objects.bulk_create(rows, update_conflicts=True, unique_fields=["media", "name"], update_fields=["key"])
+    MediaOutput.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["media", "name"], update_fields=["key", "spec"]
+    )
 
 
 def mark_rejected(

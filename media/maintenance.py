@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from media import actions, jobs, storage
+from media import actions, jobs, storage, temp_sweep
 from media.models import Media, Status
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,12 @@ def purge_old(*, dry_run: bool = False, report: Report | None = None) -> Report:
             "pk", flat=True
         )
     }
+    # a final media's temp/ object is never read again; one without a row waits out the grace period
+    final = {str(pk) for pk in Media.objects.filter(status__in=temp_sweep.FINAL).values_list("pk", flat=True)}
     grace = timezone.now() - timedelta(hours=settings.PENDING_TTL_HOURS)
     for key, modified in storage.list_objects("temp/"):
-        if key.removeprefix("temp/") not in waiting and modified < grace:
+        media_id = key.removeprefix("temp/")
+        if media_id in final or (media_id not in waiting and modified < grace):
             report.add("delete stray temp object", key)
             if not dry_run:
                 storage.delete([key])

@@ -35,7 +35,12 @@ class Media(models.Model):
     content_type = models.CharField(max_length=127, help_text="Declared by the client.")
     detected_type = models.CharField(max_length=127, blank=True, default="", help_text="Sniffed from the bytes.")
     size = models.PositiveBigIntegerField(help_text="Declared size in bytes, signed into the upload URL.")
-    checksum_sha256 = models.CharField(max_length=64, blank=True, default="")
+    checksum_sha256 = models.CharField(
+        max_length=64, blank=True, default="", help_text="Declared by the client, or computed by the worker."
+    )
+    phash = models.CharField(
+        max_length=16, blank=True, default="", help_text="Perceptual hash of an image (64 bits, hex): near-duplicates."
+    )
 
     # Storage keys of the accepted upload and of malware kept for moderators; renditions are MediaOutput rows.
     original_key = models.CharField(max_length=255, blank=True, default="")
@@ -59,6 +64,7 @@ class Media(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["status", "updated_at"]),
+            models.Index(fields=["owner", "checksum_sha256"]),
         ]
 
     def __str__(self) -> str:
@@ -86,6 +92,7 @@ class MediaOutput(models.Model):
     media = models.ForeignKey(Media, on_delete=models.CASCADE, related_name="outputs")
     name = models.CharField(max_length=32)
     key = models.CharField(max_length=255)
+    spec = models.CharField(max_length=16, blank=True, default="", help_text="The settings it was made with (stale).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,6 +6,8 @@ a copy in both places, never in neither; running a move again is harmless.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 
 from media import storage
@@ -26,23 +28,29 @@ def source_key(media: Media) -> str | None:
     return moved[0] if moved else None
 
 
-def promote(media: Media, family: Family, *, etag: str) -> str:
+def promote(media: Media, family: Family, *, etag: str, cleaned: Path | None = None) -> str:
     """Copy the upload to permanent/<id>/original.<ext> and drop the temp object; returns the new key.
 
     Only the version that was checked (`etag`, from the download) is copied: the upload URL stays valid
     for a while, and bytes PUT again after the checks must never reach permanent/ unchecked. If they
-    were, storage.Changed is raised and the job runs again, on the new bytes.
+    were, storage.Changed is raised and the job runs again, on the new bytes. `cleaned`, a local file
+    made from the checked bytes, is uploaded instead of the copy.
     """
     key = original_key(media, family)
     if storage.head(media.temp_key) is not None:
         # an original never changes under its key, like the renditions
-        storage.copy(
-            media.temp_key,
-            key,
-            content_type=family.content_type,
-            cache_control=settings.RENDITION_CACHE_CONTROL,
-            if_match=etag,
-        )
+        if cleaned is not None:
+            storage.upload(
+                cleaned, key, content_type=family.content_type, cache_control=settings.RENDITION_CACHE_CONTROL
+            )
+        else:
+            storage.copy(
+                media.temp_key,
+                key,
+                content_type=family.content_type,
+                cache_control=settings.RENDITION_CACHE_CONTROL,
+                if_match=etag,
+            )
         storage.delete([media.temp_key])
     return key
 

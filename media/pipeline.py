@@ -17,9 +17,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from media import actions, engines, lifecycle, moves, outputs, spool, storage
+from media import actions, engines, lifecycle, moves, outputs, spool, storage, temp_sweep
 from media.models import Kind, Media, Status
-from processing import audio, documents, scan, sniff
+from processing import archives, audio, documents, scan, sniff
 from processing.codes import ErrorCode, Stage
 from processing.errors import GiveUp, Rejected, Superseded
 
@@ -64,13 +64,38 @@ def _sniff(media: Media, fileobj) -> sniff.Detection:
     return detection
 
 
-def _finish(media: Media, made: dict[str, str], **fields) -> None:
+def _scan(media: Media, fileobj, progress: int, family: sniff.Family) -> None:
+    """clamd sees every kind listed in SCAN_KINDS (all by default): malware hides in pictures too.
+    Zip-based documents are scanned whole and then part by part."""
+    if media.kind not in settings.SCAN_KINDS:
+        return
+    _step(media, progress, Stage.SCANNING)
+    server = engines.clamd()
+    verdict = scan.scan(fileobj, server)
+    if verdict.clean and family.name in sniff.ZIP_BASED:
+        verdict = archives.scan_parts(fileobj, engines.archive_limits(), lambda part: scan.scan(part, server))
+    if verdict.signature.startswith("Heuristics.Limits.Exceeded"):
+        # clamd's AlertExceedsMax: the file goes past what it can unpack, so it was never fully checked
+        message = "The file could not be fully checked for viruses and was not accepted."
+        raise Rejected(ErrorCode.MALWARE_DETECTED, message, verdict.signature)
+    if not verdict.clean:
+        raise Rejected(ErrorCode.MALWARE_DETECTED, "The file contains malware and was not accepted.", verdict.signature)
+
+
+def _finish(media: Media, made: dict[str, str], spooled: spool.Spooled, **fields) -> None:
     """READY with the outputs `made` (name -> key), unless the media was deleted meanwhile: then remove
-    what this run wrote. A READY media only gains the outputs; its other fields stay as they are."""
+    what this run wrote. A READY media only gains the outputs; its other fields stay as they are.
+
+    The SHA-256 of the bytes is recorded where the client did not declare it (a declared one was
+    enforced by the store), so exact duplicates are found for every upload."""
+    if not media.checksum_sha256:
+        fields["checksum_sha256"] = spooled.sha256()
     if media.status == Status.READY:
         finished = lifecycle.add_outputs(media.id, made)
     else:
         finished = lifecycle.mark_ready(media.id, outputs=made, **fields)
+        if finished is not None:
+            temp_sweep.schedule(media)
     if finished is None:
         actions.drop_if_deleted(media=media)
 
@@ -82,12 +107,7 @@ def run_inline(media: Media) -> None:
     with spool.fetch(key, size=media.size) as spooled:
         _step(media, 30, Stage.VALIDATING)
         detection = _sniff(media, spooled.file)
-        _step(media, 50, Stage.SCANNING)
-        verdict = scan.scan(spooled.file, engines.clamd())
-        if not verdict.clean:
-            raise Rejected(
-                ErrorCode.MALWARE_DETECTED, "The file contains malware and was not accepted.", verdict.signature
-            )
+        _scan(media, spooled.file, 50, detection.family)
         made: dict[str, str] = {}
         if media.kind == Kind.AUDIO:
             _step(media, 70, Stage.PROBING)
@@ -100,9 +120,9 @@ def run_inline(media: Media) -> None:
                 with spool.workdir() as work:
                     documents.render_preview(spooled.path(), work / preview.filename, engines.preview_spec())
                     made = _upload_outputs(media, [(preview, work / preview.filename)])
-    _step(media, 90, Stage.STORING)
-    original = moves.promote(media, detection.family, etag=spooled.etag)
-    _finish(media, made, original_key=original, detected_type=detection.mime, metadata=metadata)
+        _step(media, 90, Stage.STORING)
+        original = moves.promote(media, detection.family, etag=spooled.etag)
+        _finish(media, made, spooled, original_key=original, detected_type=detection.mime, metadata=metadata)
 
 
 def _waveform(media: Media, source: Path, wanted: list[outputs.Output]) -> dict[str, str]:
@@ -116,7 +136,7 @@ def _waveform(media: Media, source: Path, wanted: list[outputs.Output]) -> dict[
 
 def run_image(media: Media) -> None:
     """Images: sniff, decode (header limits first), the missing renditions, move the original, upload, READY."""
-    from processing import images  # Pillow and its plugins load in workers only
+    from processing import image_location, image_original, images  # Pillow and its plugins load in workers only
 
     wanted = [output for output in outputs.missing(media) if output.builder == "image"]
     key = _source(media)
@@ -124,6 +144,7 @@ def run_image(media: Media) -> None:
     with spool.fetch(key, size=media.size, to_disk=True) as spooled, spool.workdir() as work:
         _step(media, 20, Stage.VALIDATING)
         detection = _sniff(media, spooled.file)
+        _scan(media, spooled.file, 25, detection.family)
         # render_image checks the header limits itself before decoding a pixel: no separate probe,
         # which would open and parse the file a second time
         _step(media, 30, Stage.THUMBNAIL)
@@ -132,19 +153,39 @@ def run_image(media: Media) -> None:
             work,
             engines.image_spec(),
             [output.rendition() for output in wanted],
-            # the larger renditions are the long step; clients know it as optimizing the image
-            on_stage=lambda name: _step(media, 50, Stage.OPTIMIZED),
+            # the larger renditions are the long step; clients know it, once, as optimizing the image
+            on_stage=lambda name: None if media.stage == Stage.OPTIMIZED else _optimizing(media),
         )
         _step(media, 80, Stage.UPLOADING)
-        original = moves.promote(media, detection.family, etag=spooled.etag)
+        spooled.sha256()  # of the bytes as uploaded, before the original is rewritten
+        cleaned = image_original.clean_original(spooled.path(), work / "original", detection.family.name)
+        # the position is taken out of the original only when it is first stored (a fill run reads it back)
+        if settings.IMAGE_STRIP_LOCATION and key == media.temp_key:
+            target = cleaned or spooled.path()
+            if image_location.strip_location(target):
+                cleaned = target
+        original = moves.promote(media, detection.family, etag=spooled.etag, cleaned=cleaned)
         made = _upload_outputs(media, [(output, result.files[output.name]) for output in wanted])
-    _finish(media, made, original_key=original, detected_type=detection.mime, metadata=result.metadata)
+        metadata = dict(result.metadata)
+        phash = metadata.pop("phash")
+        _finish(
+            media, made, spooled, original_key=original, detected_type=detection.mime, metadata=metadata, phash=phash
+        )
+
+
+def _optimizing(media: Media) -> None:
+    _step(media, 50, Stage.OPTIMIZED)
+    media.stage = Stage.OPTIMIZED
 
 
 def _upload_outputs(media: Media, files: list[tuple[outputs.Output, Path]]) -> dict[str, str]:
+    """Upload each file once: outputs that came out the same (twins, see processing.images) share its key."""
+    keys: dict[Path, str] = {}
     for output, path in files:
-        _upload(path, output.key(media), output.content_type)
-    return {output.name: output.key(media) for output, _ in files}
+        if path not in keys:
+            keys[path] = output.key(media)
+            _upload(path, keys[path], output.content_type)
+    return {output.name: keys[path] for output, path in files}
 
 
 def run_video(media: Media) -> None:
@@ -159,6 +200,7 @@ def run_video(media: Media) -> None:
     with spool.fetch(key, size=media.size, to_disk=True) as spooled, spool.workdir() as work:
         _step(media, 10, Stage.VALIDATING)
         detection = _sniff(media, spooled.file)
+        _scan(media, spooled.file, 11, detection.family)
         info = video.probe_video(spooled.path(), spec)
         # ffmpeg gets time in proportion to the clip (2x realtime is typical here: bench/README.md),
         # within the job's own limit; a clip that needs more fails at once: a retry would time out too
@@ -205,8 +247,8 @@ def run_video(media: Media) -> None:
         with ThreadPoolExecutor(max_workers=8) as pool:  # many small segments: upload in parallel
             for done in [pool.submit(_upload, *item) for item in uploads]:
                 done.result()
-    made = {output.name: output.key(media) for output in wanted.values()}
-    _finish(media, made, original_key=original, detected_type=detection.mime, metadata=metadata)
+        made = {output.name: output.key(media) for output in wanted.values()}
+        _finish(media, made, spooled, original_key=original, detected_type=detection.mime, metadata=metadata)
 
 
 def _rising(media: Media, *, start: int, span: int, stage: str) -> Callable[[float], None]:

@@ -7,6 +7,7 @@ and any on-disk copy are removed when it ends.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import shutil
@@ -28,6 +29,16 @@ class Spooled:
         self.etag = ""  # the version of the object that was read (see moves.promote)
         self._path = path
         self._materialized: Path | None = None
+        self._sha256 = ""
+
+    def sha256(self) -> str:
+        """The hex SHA-256 of the bytes downloaded (read again from the spool: a fraction of the decode's cost;
+        kept, so a file rewritten afterwards still answers for what the client sent)."""
+        if not self._sha256:
+            self.file.seek(0)
+            self._sha256 = hashlib.file_digest(self.file, "sha256").hexdigest()  # type: ignore[arg-type]
+            self.file.seek(0)
+        return self._sha256
 
     def path(self) -> Path:
         """A path on disk, for tools that need one (ffprobe); writes an in-memory file out once."""

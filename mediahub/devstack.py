@@ -163,25 +163,26 @@ def _seaweedfs(endpoint: str, bucket: str, access_key: str, secret_key: str) -> 
     )
 
 
+CLAMD_CONF = SIGNATURES_DIR / "clamd.conf"
+# options of the shared config that name this machine's paths and addresses: set here instead
+CLAMD_LOCAL_OPTIONS = {"TCPSocket", "TCPAddr", "LocalSocket", "DatabaseDirectory", "LogFile", "User"}
+
+
 def _clamd(host: str, port: int) -> Service:
     def command(workdir: Path) -> list[str]:
+        shared = [
+            line
+            for line in CLAMD_CONF.read_text().splitlines()
+            if line.strip() and not line.startswith("#") and line.split()[0] not in CLAMD_LOCAL_OPTIONS
+        ]
+        local = [
+            f"TCPSocket {port}",
+            f"TCPAddr {host}",
+            f"DatabaseDirectory {SIGNATURES_DIR}",
+            f"LogFile {workdir / 'clamd.log'}",
+        ]
         conf = workdir / "clamd.conf"
-        conf.write_text(
-            "\n".join(
-                [
-                    f"TCPSocket {port}",
-                    f"TCPAddr {host}",
-                    f"DatabaseDirectory {SIGNATURES_DIR}",
-                    "Foreground yes",
-                    f"LogFile {workdir / 'clamd.log'}",
-                    "StreamMaxLength 2000M",
-                    "MaxFileSize 2000M",
-                    "MaxScanSize 4000M",
-                    "ConcurrentDatabaseReload no",
-                    "",
-                ]
-            )
-        )
+        conf.write_text("\n".join([*local, *shared, ""]))
         return [shutil.which("clamd") or "/usr/sbin/clamd", f"--config-file={conf}"]
 
     return Service(

@@ -1,9 +1,10 @@
-"""Keep credentials out of logs: WebSocket clients send their API token as `?token=`."""
+"""Keep credentials out of logs: WebSocket clients send their API token as `?token=`, and HLS
+playlist URLs carry their signature as `?sig=`."""
 
 import logging
 import re
 
-_TOKEN = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
+_TOKEN = re.compile(r"((?:token|sig)=)[^&\s\"']+", re.IGNORECASE)
 
 
 class RedactTokens(logging.Filter):

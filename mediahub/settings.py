@@ -9,6 +9,7 @@ fails at start with its name.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from processing import formats
 
@@ -23,12 +24,17 @@ DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 SECRET_KEY = env.str("SECRET_KEY", default=environ.Env.NOTSET if PRODUCTION else "dev-only-insecure-key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Behind a TLS-terminating proxy: trust its X-Forwarded-Proto, so absolute URLs (HLS) are https,
-# and send cookies over HTTPS only.
-HTTPS = env.bool("HTTPS", default=False)
+# Behind a TLS-terminating proxy (production's default): trust its X-Forwarded-Proto, so absolute URLs
+# (HLS) are https; redirect plain HTTP, send HSTS, and send cookies over HTTPS only.
+HTTPS = env.bool("HTTPS", default=PRODUCTION)
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]  # the container's own health check speaks plain HTTP
+    SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("HSTS_PRELOAD", default=True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -42,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files, not a CDN
     "django_rq",
+    "axes",
     "channels",
     "media",
 ]
@@ -55,7 +62,22 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers 429 for a locked-out login
 ]
+
+# --- Logins: django-axes counts failures per account and per client address (web/login_guard.py) ------------
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", default=15)
+# Proxies in front of the app that append to X-Forwarded-For; 0: the socket's peer is the client.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+AXES_HANDLER = "web.login_guard.CacheHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = LOGIN_COOLOFF_MINUTES / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own
+AXES_CLIENT_IP_CALLABLE = "web.login_guard.client_address"
+AXES_LOCKOUT_CALLABLE = "web.login_guard.lockout"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "mediahub.urls"
 ASGI_APPLICATION = "mediahub.asgi.application"
@@ -92,6 +114,15 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step in development
 LOGIN_URL = "/login/"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
 
 # --- Redis: the job queues and the WebSocket channel layer -------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -105,6 +136,9 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="mediahub")},
     }
 }
+
+# An open WebSocket's credential is checked again this often (revocations also close it at once).
+WS_AUTH_RECHECK_SECONDS = env.float("WS_AUTH_RECHECK_SECONDS", default=60.0)
 
 JOB_TIMEOUT_IMAGE = env.int("JOB_TIMEOUT_IMAGE", default=120)  # seconds
 JOB_TIMEOUT_VIDEO = env.int("JOB_TIMEOUT_VIDEO", default=4 * 3600)  # room for the longest allowed clip
@@ -142,7 +176,19 @@ S3_PUBLIC_ENDPOINT_URL = env.str("S3_PUBLIC_ENDPOINT_URL", default="") or AWS_S3
 AWS_S3_REGION_NAME = env.str("S3_REGION", default="us-east-1")
 AWS_S3_SIGNATURE_VERSION = "s3v4"
 AWS_S3_ADDRESSING_STYLE = env.str("S3_ADDRESSING_STYLE", default="path")
-AWS_S3_CUSTOM_DOMAIN = env.str("CDN_DOMAIN", default="") or None  # serve reads from a CDN when set
+# Reads from a CloudFront distribution when CDN_DOMAIN is set, as signed URLs that expire like presigned ones
+# (django-storages signs them with botocore's CloudFrontSigner): the key pair's id and its private key (PEM,
+# or a file holding it) are then required, since an unsigned CDN URL would never expire.
+AWS_S3_CUSTOM_DOMAIN = env.str("CDN_DOMAIN", default="") or None
+AWS_CLOUDFRONT_KEY_ID = env.str("CDN_KEY_ID", default="") or None
+AWS_CLOUDFRONT_KEY = env.str("CDN_PRIVATE_KEY", default="").replace("\\n", "\n") or None
+if env.str("CDN_PRIVATE_KEY_FILE", default=""):
+    AWS_CLOUDFRONT_KEY = Path(env.str("CDN_PRIVATE_KEY_FILE")).read_text()
+if AWS_S3_CUSTOM_DOMAIN and not (AWS_CLOUDFRONT_KEY_ID and AWS_CLOUDFRONT_KEY):
+    raise ImproperlyConfigured(
+        "CDN_DOMAIN is set but CDN_KEY_ID and CDN_PRIVATE_KEY (or CDN_PRIVATE_KEY_FILE) are not: "
+        "CDN URLs must be signed, or they would never expire"
+    )
 AWS_QUERYSTRING_EXPIRE = env.int("DOWNLOAD_URL_EXPIRY", default=3600)
 AWS_DEFAULT_ACL = None
 UPLOAD_URL_EXPIRY = env.int("UPLOAD_URL_EXPIRY", default=900)  # seconds a presigned PUT stays valid
@@ -161,6 +207,13 @@ CONFIRM_HEAD_MAX_WAIT = env.float("CONFIRM_HEAD_MAX_WAIT", default=3.0)  # secon
 CLAMD_HOST = env.str("CLAMD_HOST", default="127.0.0.1")
 CLAMD_PORT = env.int("CLAMD_PORT", default=3310)
 CLAMD_TIMEOUT = env.float("CLAMD_TIMEOUT", default=60.0)
+# Kinds clamd scans; malware hides in pictures and films too, so all of them unless an operator decides otherwise.
+SCAN_KINDS = env.list("SCAN_KINDS", default=["image", "video", "audio", "document"])
+# Zip-based documents (OOXML, ODF) are unpacked here and every part is scanned on its own; past these
+# limits the file cannot be checked, so it is refused (clamd's own limits, ops/clamav/clamd.conf, alert too).
+ARCHIVE_MAX_DEPTH = env.int("ARCHIVE_MAX_DEPTH", default=5)  # zips inside zips
+ARCHIVE_MAX_MEMBERS = env.int("ARCHIVE_MAX_MEMBERS", default=10_000)
+ARCHIVE_MAX_UNPACKED = env.int("ARCHIVE_MAX_UNPACKED", default=400 * 1024 * 1024)  # bytes, all parts together
 FFMPEG_BIN = env.str("FFMPEG_BIN", default="ffmpeg")
 FFPROBE_BIN = env.str("FFPROBE_BIN", default="ffprobe")
 
@@ -190,6 +243,17 @@ IMAGE_THUMB_SIZE = env.int("IMAGE_THUMB_SIZE", default=150)
 IMAGE_OPTIMIZED_MAX = env.int("IMAGE_OPTIMIZED_MAX", default=2048)
 IMAGE_QUALITY = env.int("IMAGE_QUALITY", default=80)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=50_000_000)
+# Responsive widths (never upscaled), each written in every source type: the API's urls.sources, for srcset.
+IMAGE_WIDTHS = env.list("IMAGE_WIDTHS", cast=int, default=[320, 640, 1280, 2048])
+IMAGE_SOURCE_TYPES = env.list("IMAGE_SOURCE_TYPES", default=["image/avif", "image/webp"])
+IMAGE_AVIF_QUALITY = env.int("IMAGE_AVIF_QUALITY", default=50)
+IMAGE_AVIF_SPEED = env.int("IMAGE_AVIF_SPEED", default=8)  # 0 (smallest files) to 10 (fastest)
+# The square thumbnail keeps the most salient part of the picture ("attention") or its middle ("centre").
+IMAGE_THUMB_CROP = env.str("IMAGE_THUMB_CROP", default="attention")
+# GPS position (EXIF GPS IFD, XMP exif:GPS*) blanked in the stored original, in place, pixels untouched.
+IMAGE_STRIP_LOCATION = env.bool("IMAGE_STRIP_LOCATION", default=True)
+# Images whose perceptual hashes differ in at most this many of 64 bits are listed as near_duplicates.
+IMAGE_NEAR_DUPLICATE_DISTANCE = env.int("IMAGE_NEAR_DUPLICATE_DISTANCE", default=6)
 
 # Videos
 # The HLS ladder as data: rung heights (the short side; rungs above the source are skipped, never upscaled),
@@ -230,6 +294,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "web.api.exception_handler",
+    "NUM_PROXIES": NUM_PROXIES,  # throttles take the client address from the proxy count, never a raw header
     "DEFAULT_THROTTLE_RATES": {
         "media_create": env.str("THROTTLE_MEDIA_CREATE", default="600/minute"),
         "auth_token": env.str("THROTTLE_AUTH_TOKEN", default="20/minute"),  # per client address
@@ -246,7 +311,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"ErrorCode": "processing.codes.ErrorCode", "Stage": "processing.codes.Stage"},
 }
 
-# /metrics is open when empty (scraped on a private network); otherwise it needs "Authorization: Bearer <token>".
+# /metrics and the detailed /api/health/ need "Authorization: Bearer <token>" (or a staff session); without a
+# token they are open in development and refused in production.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 LOGGING = {

@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     QUEUE_UNAVAILABLE = "queue_unavailable"
     STORAGE_UNAVAILABLE = "storage_unavailable"
     UNKNOWN_ACTION = "unknown_action"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"  # logins locked out (web/login_guard.py)
     # Django REST framework's own, passed through as it names them
     INVALID = "invalid"
     REQUIRED = "required"

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
+from typing import Literal
 
-from PIL import Image, ImageCms
+import numpy as np
+from PIL import Image, ImageCms, ImageFilter
 
 from processing import image_blurhash
+from processing.rendition import fit_width, fit_within
+
+__all__ = ["fit_width", "fit_within"]  # the geometry lives with the renditions (no Pillow there)
 
 # EXIF orientation value -> the transpose that makes the picture upright.
 _UPRIGHT: dict[int, Image.Transpose] = {
@@ -33,30 +38,59 @@ RESAMPLE: dict[str, Image.Resampling] = {
 }
 
 
-def fit_within(width: int, height: int, longest: int) -> tuple[int, int]:
-    """The size with the longest side at most `longest`, aspect kept, never larger than the input."""
-    scale = longest / max(width, height)
-    if scale >= 1:
-        return width, height
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
 def cover_size(width: int, height: int, side: int) -> tuple[int, int]:
     """The whole picture scaled so that its short side is `side` (what a cover crop starts from)."""
     scale = side / min(width, height)
     return max(side, round(width * scale)), max(side, round(height * scale))
 
 
-def cover_thumbnail(img: Image.Image, side: int) -> Image.Image:
-    """A `side` x `side` centre crop; resizing straight from the crop box avoids a copy.
+Crop = Literal["attention", "centre"]
 
+
+def cover_thumbnail(img: Image.Image, side: int, crop: Crop = "attention") -> Image.Image:
+    """A `side` x `side` square of the picture; resizing straight from the crop box avoids a copy.
+
+    `attention` keeps the most salient square (see `attention_offset`), `centre` the middle one.
     LANCZOS costs next to nothing at this size and keeps small thumbnails crisp.
     """
     width, height = img.size
     short = min(width, height)
-    left, top = (width - short) / 2, (height - short) / 2
+    spare = max(width, height) - short
+    offset = min(attention_offset(img), spare) if crop == "attention" else spare / 2
+    left, top = (offset, 0) if width > height else (0, offset)
     box = (left, top, left + short, top + short)
     return img.resize((side, side), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+
+
+# How many pixels the long side of the saliency map has: enough to place a square to within 1 %.
+_SALIENCY_SIDE = 128
+
+
+def attention_offset(img: Image.Image) -> float:
+    """Where along its long side the most salient square of the picture starts, in its pixels.
+
+    libvips' "attention" crop, the one sharp uses, in the same spirit: edges (detail), saturated
+    colour and skin tones add up to a saliency map, and the square window holding most of it wins.
+    Measured on a map of 128 pixels a side, so it costs about a millisecond at any size.
+    """
+    width, height = img.size
+    if width == height:
+        return 0.0
+    small = img.convert("RGB").resize(fit_within(width, height, _SALIENCY_SIDE), Image.Resampling.BILINEAR)
+    rgb = np.asarray(small, dtype=np.float32) / 255
+    edges = np.asarray(small.convert("L").filter(ImageFilter.FIND_EDGES), dtype=np.float32) / 255
+    high, low = rgb.max(axis=2), rgb.min(axis=2)
+    # saturation as HSV has it; very dark pixels are not colourful, whatever their ratio says
+    saturation = np.where(high > 0.2, (high - low) / np.maximum(high, 1e-6), 0)
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    # the classic RGB skin-tone rule (Kovac et al.), which libvips' skin term also approximates
+    skin = (red > 0.37) & (green > 0.16) & (blue > 0.08) & (red > green) & (red > blue) & (red - low > 0.06)
+    saliency = edges * 2 + saturation + skin * 1.5
+    profile = saliency.sum(axis=0 if width > height else 1)  # saliency per column (landscape) or row
+    window = min(small.size)
+    sums = np.convolve(profile, np.ones(window), mode="valid")  # every square window's total
+    best = int(np.flatnonzero(sums >= sums.max() - 1e-6).mean().round())  # the middle of ties
+    return best * max(width, height) / max(small.size)
 
 
 def orientation_of(img: Image.Image) -> int:

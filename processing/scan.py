@@ -34,20 +34,26 @@ class ScanResult:
     signature: str = ""
 
 
-def _client(server: Clamd) -> clamd.ClamdNetworkSocket:
-    return clamd.ClamdNetworkSocket(server.host, server.port, timeout=server.timeout)
+# clamd answers after the whole stream is in, so a large file (a 2 GB video) needs time in proportion:
+# ~25-50 MB/s here (bench/scan.py); the wait allows for a slow 2 MB/s on top of the server's timeout.
+SLOWEST_RATE = 2 * 1024 * 1024  # bytes per second
+
+
+def _client(server: Clamd, timeout: float | None = None) -> clamd.ClamdNetworkSocket:
+    return clamd.ClamdNetworkSocket(server.host, server.port, timeout=timeout or server.timeout)
 
 
 @breaker
-def _instream(fileobj: IO[bytes], server: Clamd) -> dict:
-    return _client(server).instream(fileobj)
+def _instream(fileobj: IO[bytes], server: Clamd, size: int) -> dict:
+    return _client(server, server.timeout + size / SLOWEST_RATE).instream(fileobj)
 
 
 def scan(fileobj: IO[bytes], server: Clamd) -> ScanResult:
     """Stream the file to clamd from its start. Raises ScanUnavailable if clamd cannot answer."""
+    size = fileobj.seek(0, 2)
     fileobj.seek(0)
     try:
-        answer = _instream(fileobj, server)
+        answer = _instream(fileobj, server, size)
     except (pybreaker.CircuitBreakerError, clamd.ClamdError, OSError) as exc:
         raise ScanUnavailable(f"clamd at {server.host}:{server.port}: {exc}") from exc
     finally:

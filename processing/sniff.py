@@ -25,6 +25,8 @@ TYPE_FAMILIES: dict[str, frozenset[str]] = formats.families_of_type()
 
 # A zip is an office file when its main part is there (libmagic only looks at the first entries).
 OOXML_MAIN_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "pptx": "ppt/presentation.xml"}
+# Families stored as zips: their parts are unpacked and scanned one by one (processing/archives.py).
+ZIP_BASED = frozenset({*OOXML_MAIN_PART, "odt"})
 
 # What libmagic answers for bytes in which it finds no format at all: garbled or damaged, not "another type".
 UNRECOGNISED = "application/octet-stream"

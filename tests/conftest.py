@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
+from django.core.cache import caches
 from django.test.utils import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -27,7 +29,10 @@ def stack() -> Iterator[None]:
     run_id = uuid.uuid4().hex[:10]
     settings.AWS_STORAGE_BUCKET_NAME = f"test-{run_id}"
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"test-{run_id}"
-    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{run_id}"  # before the first cache use
+    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{run_id}"
+    for made in caches.all(initialized_only=True):  # a module imported at collection may have made one already
+        made.key_prefix = f"test-{run_id}"
+    AxesProxyHandler.get_implementation(force=True)  # django-axes keeps the cache it was started with
     # PBKDF2 at full strength costs half a second per user on this machine; tests need no strength.
     fast_hashing = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
     fast_hashing.enable()

@@ -20,6 +20,9 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+# The stages an image job reports, in order (the WebSocket shows each).
+STAGES = ["queued", "downloading", "validating", "scanning", "thumbnail", "optimized", "uploading", "done"]
+
 # Colours drawn into the generated images, checked again in the renditions.
 RED = (220, 30, 30)
 BLUE = (30, 60, 220)

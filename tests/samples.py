@@ -429,3 +429,26 @@ def eicar_in_text() -> bytes:
 
 def marker_in_text() -> bytes:
     return b"an innocent looking note " + MARKER + b"\n"
+
+
+ZIP_STAMP = (2024, 1, 1, 0, 0, 0)
+
+
+def docx_with_part(name: str, data: bytes, *, zip64: bool = False, compress: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A real one-paragraph .docx with one more part, written with ZIP64 records if asked."""
+    out = io.BytesIO(docx())
+    info = zipfile.ZipInfo(name, date_time=ZIP_STAMP)
+    info.compress_type = compress
+    with zipfile.ZipFile(out, "a") as archive, archive.open(info, "w", force_zip64=zip64) as part:
+        part.write(data)
+    return out.getvalue()
+
+
+def nested_zip(depth: int, payload: bytes) -> bytes:
+    """`payload` inside `depth` zips, each inside the next."""
+    for level in range(depth):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(zipfile.ZipInfo("inner.zip" if level else "payload.txt", date_time=ZIP_STAMP), payload, 8)
+        payload = out.getvalue()
+    return payload

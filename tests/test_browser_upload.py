@@ -168,6 +168,12 @@ def test_upload_page_end_to_end(
     # the photo: its upload bar and processing progress move, then its thumbnail shows
     photo.locator("img.thumbnail").wait_for()
     page.wait_for_function("document.querySelector('.card[data-status=READY] img.thumbnail')?.naturalWidth === 150")
+    # the responsive picture: the browser picks AVIF from urls.sources, a width from the srcset, and decodes it
+    responsive = "document.querySelector('.card[data-status=READY] picture.responsive img')"
+    page.wait_for_function(f"{responsive}?.complete && {responsive}.naturalWidth > 0")
+    chosen = page.evaluate(f"{responsive}.currentSrc")
+    assert ".avif?" in chosen, chosen
+    assert page.evaluate(f"{responsive}.getBoundingClientRect().width") > 150  # laid out at its own size
     cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
                                                   "uploadThroughput": -1})  # fmt: skip
     history = page.evaluate("window.__history")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import socket
+import zipfile
+from collections.abc import Iterator
 
 import pytest
 
 from media import engines
+from mediahub import devstack
 from processing import scan
 from processing.errors import ScanUnavailable
 
@@ -42,3 +46,30 @@ def test_an_unreachable_clamd_is_unavailable_never_clean() -> None:
             scan.scan(io.BytesIO(b"anything"), scan.Clamd(port=1))
     finally:
         scan.breaker.close()
+
+
+@pytest.fixture(scope="module")
+def project_clamd() -> Iterator[int]:
+    """A clamd of this test's own, from ops/clamav/clamd.conf: the shared one may run an older config."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pid = devstack._clamd("127.0.0.1", port).start()
+    try:
+        yield port
+    finally:
+        devstack.stop([pid])
+
+
+def test_a_zip_past_clamds_recursion_limit_is_a_finding_not_a_pass(project_clamd: int) -> None:
+    """AlertExceedsMax: what clamd cannot unpack is reported, never passed as clean."""
+    body = b"harmless"
+    for _ in range(20):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("inner", body)
+        body = out.getvalue()
+    scan.breaker.close()
+    server = scan.Clamd(port=project_clamd)
+    assert scan.scan(io.BytesIO(body), server) == scan.ScanResult(False, "Heuristics.Limits.Exceeded.MaxRecursion")
+    assert scan.scan(io.BytesIO(b"just text"), server).clean

@@ -63,7 +63,8 @@ def images_queue(settings, tmp_path: Path) -> Iterator[Queue]:
 
 
 def assert_no_metadata(data: bytes) -> None:
-    assert not METADATA_CHUNKS & set(webp_chunks(data))
+    if data[4:8] != b"ftyp":  # AVIF (an ISO box file): Pillow's reading below says what it carries
+        assert not METADATA_CHUNKS & set(webp_chunks(data))
     with Image.open(io.BytesIO(data)) as img:
         assert not img.getexif() and "xmp" not in img.info and "icc_profile" not in img.info
 
@@ -85,6 +86,27 @@ def rgba_at(img: Image.Image, fx: float, fy: float) -> tuple[int, int, int, int]
     return img.convert("RGBA").getpixel((int(fx * (img.width - 1)), int(fy * (img.height - 1))))  # type: ignore[return-value]
 
 
+def assert_sources(sources: list[dict[str, Any]], case: ImageCase) -> set[str]:
+    """Every responsive width (never wider than the picture, the picture's own width once) in AVIF then WebP,
+    each the size it says, upright, without metadata, animated where the original is; returns their keys."""
+    width, height = case.size
+    widths = sorted({min(w, width) for w in settings.IMAGE_WIDTHS})
+    assert [(s["type"], s["width"]) for s in sources] == [
+        (content_type, w) for content_type in ("image/avif", "image/webp") for w in widths
+    ]
+    keys = set()
+    for source in sources:
+        answer = download(source["url"])
+        assert answer.headers["Content-Type"] == source["type"]
+        with Image.open(io.BytesIO(answer.content)) as img:
+            assert (img.get_format_mimetype(), img.size) == (source["type"], (source["width"], source["height"]))
+            assert abs(source["height"] - height * source["width"] / width) <= 1
+            assert getattr(img, "n_frames", 1) == case.frames
+        assert_no_metadata(answer.content)
+        keys.add(source["url"].split("?")[0].split("/", 3)[3].split("/", 1)[1])  # path after the bucket
+    return keys
+
+
 def assert_ready(api: APIClient, media_id: str, case: ImageCase, body: bytes) -> dict[str, Image.Image]:
     """Everything a READY image must be, through the API and the store; returns the decoded renditions."""
     media = get_media(api, media_id)
@@ -102,7 +124,10 @@ def assert_ready(api: APIClient, media_id: str, case: ImageCase, body: bytes) ->
 
     prefix = f"permanent/{media_id}/"
     original_key = f"{prefix}original.{case.extension}"
-    assert sorted(stored_keys(prefix)) == sorted([original_key, f"{prefix}optimized.webp", f"{prefix}thumb.webp"])
+    source_keys = assert_sources(media["urls"]["sources"], case)
+    assert sorted(stored_keys(prefix)) == sorted(
+        {original_key, f"{prefix}optimized.webp", f"{prefix}thumb.webp", *source_keys}
+    )
     assert stored_keys(f"temp/{media_id}") == []
     assert spool_files() == []
 
@@ -231,6 +256,7 @@ def test_every_exif_orientation_comes_out_upright(
     code is the same at any size, and the format tests check the default 2048.
     """
     settings.IMAGE_OPTIMIZED_MAX = 480
+    settings.IMAGE_WIDTHS = [320]
     folder = corpus / "orientation"
     with Image.open(folder / f"{shape}_1.jpg") as reference_file:
         reference = ImageOps.exif_transpose(reference_file).convert("RGB")  # value 1: upright as stored
@@ -249,6 +275,7 @@ def test_every_exif_orientation_comes_out_upright(
         for value in range(1, 9)
     }
     run_worker(images_queue)
+    thumbs: dict[int, Image.Image] = {}
     for value, media_id in submitted.items():
         media = get_media(api, media_id)
         assert media["status"] == Status.READY, (value, media["error"])
@@ -259,8 +286,14 @@ def test_every_exif_orientation_comes_out_upright(
         assert upright > 0.98, (value, upright)  # measured: 0.999 or more
         for name, image in wrong.items():
             assert correlation(optimized, image) < 0.7, (value, name)  # measured: 0.41 at most
-        thumb = Image.open(io.BytesIO(download(media["urls"]["thumbnail"]).content))
-        assert correlation(thumb, ImageOps.fit(reference, (150, 150))) > 0.95, value  # the upright centre
+        thumbs[value] = Image.open(io.BytesIO(download(media["urls"]["thumbnail"]).content))
+        for source in media["urls"]["sources"]:  # AVIF and WebP, 320 across the upright picture
+            with Image.open(io.BytesIO(download(source["url"]).content)) as img:
+                assert correlation(img, reference) > 0.98
+                assert img.size == (320, round(320 * reference.height / reference.width)), value
+    # the attention crop looks at the upright picture: every orientation picks the same square
+    for value, thumb in thumbs.items():
+        assert correlation(thumb, thumbs[1]) > 0.95, value
 
 
 CAMERA_PHOTOS = [
@@ -272,7 +305,7 @@ CAMERA_PHOTOS = [
 ]
 
 
-def test_camera_photos_lose_gps_and_all_metadata_in_the_renditions(
+def test_camera_photos_lose_gps_everywhere_and_all_metadata_in_the_renditions(
     api: APIClient, images_queue: Queue, corpus: Path
 ) -> None:
     bodies = {name: (corpus / "camera" / name).read_bytes() for name, _ in CAMERA_PHOTOS}
@@ -283,7 +316,7 @@ def test_camera_photos_lose_gps_and_all_metadata_in_the_renditions(
         name: submit(api, filename=name, content_type="image/jpeg", body=body) for name, body in bodies.items()
     }
     run_worker(images_queue)
-    for name, has_gps in CAMERA_PHOTOS:
+    for name, _ in CAMERA_PHOTOS:
         media = get_media(api, submitted[name])
         assert media["status"] == Status.READY, (name, media["error"])
         for rendition in ("thumbnail", "optimized"):
@@ -292,12 +325,13 @@ def test_camera_photos_lose_gps_and_all_metadata_in_the_renditions(
             assert b"GPS" not in data and b"<x:xmpmeta" not in data, (name, rendition)
         with Image.open(io.BytesIO(download(media["urls"]["optimized"]).content)) as optimized:
             assert max(optimized.size) == min(2048, max(media["metadata"]["width"], media["metadata"]["height"]))
-        # The original is the user's own file, served only to them: it stays exactly as uploaded,
-        # GPS included. Stripping is for the renditions, which are what pages embed and share.
+        # The served original is the checked picture, not a pixel changed, without its metadata
+        # (the orientation alone is kept, so it still shows upright).
         original = download(media["urls"]["original"]).content
-        assert original == bodies[name]
-        with Image.open(io.BytesIO(original)) as kept:
-            assert bool(kept.getexif().get_ifd(0x8825)) == has_gps
+        assert b"GPS" not in original and b"<x:xmpmeta" not in original and len(original) < len(bodies[name])
+        with Image.open(io.BytesIO(original)) as kept, Image.open(io.BytesIO(bodies[name])) as source:
+            assert set(kept.getexif()) <= {0x0112} and kept.getexif().get(0x0112, 1) == source.getexif().get(0x0112, 1)
+            assert kept.tobytes() == source.tobytes()
 
 
 # --- bad inputs ----------------------------------------------------------------------------------
@@ -363,7 +397,7 @@ def test_bad_input_is_rejected_once_and_leaves_nothing(
     assert message.endswith(".") and 20 < len(message) < 300, message
     assert not [word for word in DEVELOPER_WORDS if word in message], message
     assert all(word in message for word in words), message
-    assert media["urls"] == {**dict.fromkeys(["original", *outputs.names()]), "subtitles": []}  # nothing offered
+    assert media["urls"] == {**dict.fromkeys(["original", *outputs.names()]), "sources": [], "subtitles": []}
     row = Media.objects.get(pk=media_id)
     assert row.error_detail and row.error_detail not in str(media)  # the technical text is for moderators only
 
@@ -410,15 +444,7 @@ def test_progress_events_reach_the_owner_in_order(api: APIClient, user, images_q
 
     assert {event["event"] for event in received} == {f"progress:{media_id}"}
     assert {event["id"] for event in received} == {media_id}
-    assert [event["stage"] for event in received] == [
-        "queued",
-        "downloading",
-        "validating",
-        "thumbnail",
-        "optimized",
-        "uploading",
-        "done",
-    ]
+    assert [event["stage"] for event in received] == image_samples.STAGES
     progress = [event["progress"] for event in received]
     assert progress == sorted(set(progress)), progress  # strictly rising
     assert [event["status"] for event in received[:-1]] == [Status.PROCESSING] * (len(received) - 1)
@@ -427,3 +453,35 @@ def test_progress_events_reach_the_owner_in_order(api: APIClient, user, images_q
     assert (last["status"], last["progress"]) == (Status.READY, 100)
     with Image.open(io.BytesIO(download(last["thumbnail_url"]).content)) as thumb:
         assert (thumb.format, thumb.size) == ("WEBP", (150, 150))
+
+
+# --- the original's location -------------------------------------------------------------------
+
+
+def jpeg_with_position() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 31.0, 12.5), 3: "E", 4: (13.0, 24.0, 36.0)})
+    out = io.BytesIO()
+    Image.effect_mandelbrot((160, 120), (-2, -1, 1, 1), 50).convert("RGB").save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def test_the_stored_original_loses_its_gps_position_and_nothing_else(
+    api: APIClient, images_queue: Queue, settings
+) -> None:
+    # A JPEG's metadata goes with the security rewrite (clean_original keeps only the orientation), so the
+    # position is gone whatever IMAGE_STRIP_LOCATION says; the setting matters for HEIF/TIFF (render tests).
+    settings.IMAGE_WIDTHS = [320]
+    body = jpeg_with_position()
+    media_id = submit(api, filename="where.jpg", content_type="image/jpeg", body=body)
+    run_worker(images_queue)
+    media = get_media(api, media_id)
+    assert media["status"] == Status.READY
+    stored = download(media["urls"]["original"]).content
+    with Image.open(io.BytesIO(stored)) as after, Image.open(io.BytesIO(body)) as before:
+        assert not after.getexif().get_ifd(0x8825)
+        assert after.getexif().get(0x0112) == 6  # still shown upright
+        assert after.tobytes() == before.tobytes()  # decoded, the very same pixels
+    assert b"GPS" not in stored
+    assert media["metadata"]["width"] == 120  # read upright, through the orientation kept

@@ -76,7 +76,9 @@ def test_a_declared_output_is_made_for_new_uploads_and_filled_in_for_ready_ones(
     assert storage.head(f"permanent/{before}/thumb64.webp") is not None
     # the rest of it is as it was: the same status, progress, metadata and outputs, one row each
     assert (filled.status, filled.progress, filled.metadata) == (Status.READY, 100, untouched.metadata)
-    assert sorted(filled.outputs.values_list("name", flat=True)) == ["optimized", "thumb64", "thumbnail"]
+    assert {"optimized", "thumb64", "thumbnail", "avif_320", "webp_2048"} <= set(
+        filled.outputs.values_list("name", flat=True)
+    )
     call_command("fill_outputs", "--for-real")
     assert "queued 0" in capsys.readouterr().out
 
@@ -116,3 +118,44 @@ def test_the_migration_turns_the_key_columns_into_rows(user) -> None:
     assert made(video.id) == {"thumbnail": "permanent/v/thumb.webp", "hls": "permanent/v/hls/master.m3u8"}
     assert made(image.id) == {"thumbnail": "permanent/i/thumb.webp", "optimized": "permanent/i/optimized.webp"}
     assert made(document.id) == {}
+
+
+def test_a_changed_setting_makes_only_the_renditions_it_affects_stale_and_rebuilds_just_those(
+    api: APIClient, images_queue: Queue, settings, django_user_model, client, capsys
+) -> None:
+    settings.IMAGE_WIDTHS = [160]
+    media_id = upload_image(api, images_queue, "photo.jpg")
+    media = Media.objects.get(pk=media_id)
+    rows = {row.name: (row.spec, row.created_at) for row in media.outputs.all()}
+    assert set(rows) == {"thumbnail", "optimized", "avif_160", "webp_160"} and all(spec for spec, _ in rows.values())
+    call_command("rebuild_renditions")
+    assert "dry run: 0 have stale" in capsys.readouterr().out
+
+    settings.IMAGE_AVIF_QUALITY = 30  # only the AVIF widths depend on it
+    before = download(get_media(api, media_id)["urls"]["sources"][0]["url"]).content
+    call_command("rebuild_renditions")
+    out = capsys.readouterr().out
+    assert f"{media_id} image: photo.jpg: avif_160" in out and "dry run: 1 have stale" in out
+    assert images_queue.count == 0  # a dry run queues nothing
+
+    call_command("rebuild_renditions", "--for-real")
+    assert "queued 1 of 1" in capsys.readouterr().out
+    run_worker(images_queue)
+    after = {row.name: (row.spec, row.created_at) for row in Media.objects.get(pk=media_id).outputs.all()}
+    assert after["avif_160"][0] != rows["avif_160"][0]  # rebuilt under the new settings
+    assert {name: after[name] for name in ("thumbnail", "optimized", "webp_160")} == {
+        name: rows[name] for name in ("thumbnail", "optimized", "webp_160")
+    }  # the others were not touched
+    rebuilt = download(get_media(api, media_id)["urls"]["sources"][0]["url"]).content
+    assert len(rebuilt) < len(before)  # lower quality, smaller file: really made again
+    assert Media.objects.get(pk=media_id).status == Status.READY
+
+    # from the admin: a crop setting makes the thumbnail stale; the action queues the media
+    settings.IMAGE_THUMB_CROP = "centre"
+    client.force_login(django_user_model.objects.create_superuser("mod", "mod@example.com", "pw"))
+    answer = client.post(
+        "/admin/media/media/", {"action": "rebuild_stale", "_selected_action": [media_id]}, follow=True
+    )
+    assert b"Queued 1 to rebuild" in answer.content
+    run_worker(images_queue)
+    assert outputs.missing(Media.objects.get(pk=media_id)) == ()

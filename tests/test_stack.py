@@ -51,6 +51,7 @@ def test_run_comes_up_healthy_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
         "S3_ENDPOINT_URL": "http://127.0.0.1:28333",
         "S3_BUCKET": "stacktest",
         "CLAMD_PORT": "13310",
+        "METRICS_TOKEN": "stack-test",
     }
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -65,7 +66,9 @@ def test_run_comes_up_healthy_and_ctrl_c_stops_everything(tmp_path: Path) -> Non
         body, deadline = None, time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                answer = requests.get("http://127.0.0.1:18765/api/health/", timeout=5)
+                answer = requests.get(
+                    "http://127.0.0.1:18765/api/health/", headers={"Authorization": "Bearer stack-test"}, timeout=5
+                )
                 body = answer.json()
                 if answer.status_code == 200:
                     break
@@ -103,6 +106,8 @@ def test_docker_compose_file_is_valid() -> None:
         "POSTGRES_PASSWORD": "x",
         "AWS_ACCESS_KEY_ID": "x",
         "AWS_SECRET_ACCESS_KEY": "x",
+        "REDIS_PASSWORD": "x",
+        "METRICS_TOKEN": "x",
     }
     result = subprocess.run(
         ["docker-compose", "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60

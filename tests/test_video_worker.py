@@ -493,7 +493,7 @@ def test_bad_video_is_rejected_without_leftovers(
     media = api.get(detail_url(media_id)).json()
     assert media["status"] == Status.REJECTED
     assert media["error"] == {"code": code, "message": message}
-    assert media["urls"] == {**dict.fromkeys(["original", *outputs.names()]), "subtitles": []}  # nothing offered
+    assert media["urls"] == {**dict.fromkeys(["original", *outputs.names()]), "sources": [], "subtitles": []}
     row = Media.objects.get(pk=media_id)
     assert detail in row.error_detail  # the technical reason, kept for moderators
     assert row.attempts == 1  # never retried

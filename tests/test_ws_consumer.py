@@ -33,6 +33,7 @@ from web.consumers import CLOSE_UNAUTHENTICATED, EventFilter
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+HOST = (b"host", b"127.0.0.1:8000")  # the page's own origin: the same scheme, host and port
 
 
 class WebsocketCommunicator(ApplicationCommunicator):
@@ -125,7 +126,7 @@ def test_each_user_receives_only_their_own_events(user, other_user) -> None:
 def test_anonymous_and_bad_tokens_are_closed_with_4401(user) -> None:
     async def scenario() -> None:
         for path in ("/ws/media/", "/ws/media/?token=not-a-token", "/ws/media/?token="):
-            communicator = await connected(path, headers=[ORIGIN])
+            communicator = await connected(path, headers=[ORIGIN, HOST])
             assert await close_code(communicator) == CLOSE_UNAUTHENTICATED
             await communicator.disconnect()
 
@@ -138,7 +139,7 @@ def test_a_bad_token_never_falls_back_to_the_session(user) -> None:
     cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
     async def scenario() -> None:
-        communicator = await connected("/ws/media/?token=wrong", headers=[ORIGIN, cookie])
+        communicator = await connected("/ws/media/?token=wrong", headers=[ORIGIN, HOST, cookie])
         assert await close_code(communicator) == CLOSE_UNAUTHENTICATED
 
     run(scenario)
@@ -151,7 +152,7 @@ def test_session_auth_and_the_origin_check(user, other_user) -> None:
     cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
     async def scenario() -> None:
-        communicator = await connected("/ws/media/", headers=[ORIGIN, cookie])
+        communicator = await connected("/ws/media/", headers=[ORIGIN, HOST, cookie])
         await publish(mine)
         assert (await communicator.receive_json_from(timeout=5))["id"] == str(mine.id)
         await communicator.disconnect()

@@ -30,6 +30,7 @@ from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
 from mediahub.asgi import application
+from tests import image_samples
 from tests.helpers import put_upload
 from web.consumers import CLOSE_UNAUTHENTICATED
 
@@ -166,7 +167,7 @@ def test_an_image_streams_its_progress_over_the_real_server(asgi_server: LiveSer
     assert progress == sorted(progress), progress
     stages = [e["stage"] for e in seen]
     distinct = [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]]  # placement updates repeat one
-    assert distinct == ["queued", "downloading", "validating", "thumbnail", "optimized", "uploading", "done"]
+    assert distinct == image_samples.STAGES
     assert all(e["event"] == f"progress:{media_id}" for e in seen)
 
     thumbnail = requests.get(final["thumbnail_url"], timeout=10)

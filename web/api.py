@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from redis.exceptions import RedisError
 from rest_framework import status
@@ -22,6 +22,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from media import storage, uploads
 from media.models import Media, Status
 from processing.codes import ErrorCode
+from web import login_guard
 from web.serializers import ErrorResponse, MediaCreatedOutput, MediaCreateInput, MediaFilter, MediaOutput
 
 log = logging.getLogger(__name__)
@@ -85,10 +86,20 @@ class ScopedThrottle(ScopedRateThrottle):
 
 
 class TokenApi(ObtainAuthToken):
-    """POST username and password, get {"token"}; throttled per client address against guessing."""
+    """POST username and password, get {"token"}; throttled per client address against guessing, and
+    locked per account and address like the login forms (web/login_guard.py)."""
 
     throttle_classes = [ScopedThrottle]
     throttle_scope = "auth_token"
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response | HttpResponse:
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # axes marks the request it refused; DRF hides that from axes' middleware, so answer here
+            if getattr(request, "axes_locked_out", False):
+                return login_guard.lockout(request, None, None)
+            raise
 
 
 def _own(request: Request, pk: Any) -> Media:

@@ -25,6 +25,10 @@ Client to server:
   then `sync:done` listing their ids. A media the client shows as unfinished
   but that is not listed has finished meanwhile: read it with GET.
 
+A connection whose credential is revoked (user deactivated or deleted, token
+deleted, session ended) is closed with 4401: at once on the revoking signal,
+and at the latest after WS_AUTH_RECHECK_SECONDS.
+
 Per connection the events pass a filter, so a late copy never moves a
 client backwards: progress only rises within PROCESSING, and nothing follows
 READY, REJECTED or EXPIRED.
@@ -42,11 +46,13 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from media import queue_status
-from media.events import event_for, group_name
+from media.events import event_for, group_name, token_digest
 from media.models import TERMINAL, Media, Status
 from processing.codes import ErrorCode
+from web import ws_auth
 
 log = logging.getLogger(__name__)
 
@@ -143,13 +149,33 @@ class MediaConsumer(AsyncJsonWebsocketConsumer):
         self.groups = [group_name(self.user_id)]  # the base class leaves it on disconnect
         await self.accept()
         self.refresher = asyncio.create_task(self._refresh_placements())
+        self.auth_watch = asyncio.create_task(self._recheck_credentials())
 
     async def disconnect(self, code: int) -> None:
-        refresher = getattr(self, "refresher", None)
-        if refresher is not None:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+        for task in (getattr(self, "refresher", None), getattr(self, "auth_watch", None)):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _recheck_credentials(self) -> None:
+        """Revocations are announced (media/signals.py); this catches what is not, such as a logout."""
+        while True:
+            await asyncio.sleep(settings.WS_AUTH_RECHECK_SECONDS)
+            try:
+                valid = await ws_auth.still_valid(self.scope)
+            except Exception:  # the database is away: keep the connection, ask again next time
+                log.warning("could not recheck a WebSocket's credential", exc_info=True)
+                continue
+            if not valid:
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+
+    async def auth_revoked(self, message: dict[str, Any]) -> None:
+        """The user was deactivated (no "token"), or one of their tokens deleted: close if it is ours."""
+        token = self.scope.get("auth_token")
+        if message.get("token") is None or (token and message["token"] == token_digest(token)):
+            await self.close(code=CLOSE_UNAUTHENTICATED)
 
     # --- from the owner's group ---------------------------------------------------
 

@@ -112,8 +112,7 @@ class MediahubCollector:
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
-    token = settings.METRICS_TOKEN
-    if token and request.headers.get("Authorization") != f"Bearer {token}":
+    if not health.is_operator(request):
         return HttpResponseForbidden("metrics need the bearer token set in METRICS_TOKEN\n")
     registry = CollectorRegistry(auto_describe=False)
     registry.register(MediahubCollector())

@@ -69,10 +69,34 @@ class UploadOutput(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
+class SourceOutput(serializers.Serializer):
+    type = serializers.CharField(help_text="image/avif or image/webp: a <source type>.")
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    url = serializers.URLField()
+
+
+class MediaUrls(serializers.Serializer):
+    """`original`, one key per declared output (null until made; see docs/contract.md) and `sources`."""
+
+    original = serializers.URLField(allow_null=True)
+    sources = SourceOutput(many=True, help_text="The responsive widths, AVIF first, narrowest first: a <picture>.")
+    subtitles = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text="The video's text tracks as WebVTT: [{language, url}].",
+    )
+
+
 class MediaOutput(serializers.ModelSerializer):
     stage = serializers.ChoiceField(choices=enum_choices(Stage), allow_blank=True, read_only=True)
     error = serializers.SerializerMethodField()
     urls = serializers.SerializerMethodField()
+    duplicate_of = serializers.SerializerMethodField(
+        help_text="The owner's earliest other upload of exactly the same bytes (SHA-256), or null."
+    )
+    near_duplicates = serializers.SerializerMethodField(
+        help_text="Ids of the owner's images that look the same (perceptual hash), closest first."
+    )
 
     class Meta:
         model = Media
@@ -90,6 +114,8 @@ class MediaOutput(serializers.ModelSerializer):
             "error",
             "urls",
             "metadata",
+            "duplicate_of",
+            "near_duplicates",
         ]
         read_only_fields = fields
 
@@ -97,10 +123,17 @@ class MediaOutput(serializers.ModelSerializer):
     def get_error(self, media: Media) -> dict[str, str] | None:
         return media.error
 
-    # each output's URL (null until made); `subtitles` is a list of {language, url}
-    @extend_schema_field(serializers.DictField())
+    @extend_schema_field(MediaUrls)
     def get_urls(self, media: Media) -> dict[str, Any]:
         return selectors.media_urls(media, self.context.get("request"))
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_duplicate_of(self, media: Media) -> str | None:
+        return selectors.duplicate_of(media)
+
+    @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
+    def get_near_duplicates(self, media: Media) -> list[str]:
+        return selectors.near_duplicates(media)
 
 
 class MediaCreatedOutput(MediaOutput):

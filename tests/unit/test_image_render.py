@@ -14,6 +14,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageCms, ImageStat
 
@@ -25,6 +26,7 @@ needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus no
 # Small outputs keep the corpus tests fast; the pipeline is the same at any size.
 SMALL = ImageSpec(optimized_max=256)
 DEFAULT = ImageSpec()
+CENTRE = ImageSpec(crop="centre")
 # Metadata a WebP file may carry; none of it may reach an output.
 METADATA_CHUNKS = {b"EXIF", b"XMP ", b"ICCP"}
 
@@ -127,7 +129,7 @@ def thirds(size: tuple[int, int] = (450, 150)) -> Image.Image:
 )
 def test_formats_render_with_a_centre_cover_crop(suffix: str, params: dict, tmp_path: Path) -> None:
     source = save(thirds((450, 150)), tmp_path / f"in{suffix}", **params)
-    result = render_image(source, tmp_path)
+    result = render_image(source, tmp_path, CENTRE)
     assert_renditions(result, (450, 150))
     assert result.metadata == result.metadata | {"width": 450, "height": 150, "animated": False, "frames": 1}
     for x in (10, 75, 140):  # only the blue middle third is left, edge to edge
@@ -137,7 +139,7 @@ def test_formats_render_with_a_centre_cover_crop(suffix: str, params: dict, tmp_
 
 
 def test_large_image_is_fit_within_2048_and_panorama_keeps_a_full_thumbnail(tmp_path: Path) -> None:
-    result = render_image(save(thirds((4100, 200)), tmp_path / "pano.jpg"), tmp_path)
+    result = render_image(save(thirds((4100, 200)), tmp_path / "pano.jpg"), tmp_path, CENTRE)
     assert_renditions(result, (2048, 100))  # thinner than the thumbnail, which comes from the decode
     red, green, blue, _ = pixel(result.files["thumbnail"], (75, 75))
     assert blue > 200 and red < 40
@@ -260,9 +262,9 @@ def test_animated_gif_stays_animated_with_its_timing(tmp_path: Path) -> None:
     source = tmp_path / "anim.gif"
     frames[0].save(source, save_all=True, append_images=frames[1:], duration=[100, 200, 300], loop=0)
     result = render_image(source, tmp_path)
-    assert result.metadata | {"blurhash": ""} == {
+    assert result.metadata | {"blurhash": "", "phash": ""} == {
         "width": 120, "height": 80, "format": "GIF", "has_alpha": False, "animated": True, "frames": 3,
-        "blurhash": "",
+        "blurhash": "", "phash": "",
     }  # fmt: skip
     with Image.open(result.files["optimized"]) as optimized:
         assert optimized.is_animated and optimized.n_frames == 3
@@ -406,3 +408,105 @@ def test_declared_renditions_are_all_cut_from_one_decode(tmp_path: Path, animate
     frames_out = 2 if animated else 1
     assert sizes == {"tiny": ((64, 64), 1), "big": ((300, 100), frames_out), "small": ((100, 33), frames_out)}
     assert result.metadata["width"] == 450 and result.metadata["animated"] is animated
+
+
+# --- responsive widths, AVIF, smart crop, perceptual hash ---------------------------------
+
+WIDTHS = [
+    Rendition(f"{fmt}_{width}", f"w{width}.{fmt}", "width", width, f"image/{fmt}")
+    for width in (320, 640, 1280)
+    for fmt in ("avif", "webp")
+]
+
+
+@pytest.mark.parametrize("animated", [False, True])
+def test_widths_in_webp_and_avif_never_upscaled_and_the_original_width_written_once(
+    tmp_path: Path, animated: bool
+) -> None:
+    frames = [thirds((900, 300)), thirds((900, 300)).transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    source = tmp_path / ("in.gif" if animated else "in.png")
+    frames[0].save(source, save_all=animated, append_images=frames[1:] if animated else [], duration=100)
+    result = render_image(source, tmp_path / "out", ImageSpec(), WIDTHS)
+    seen = {}
+    for name, path in result.files.items():
+        with Image.open(path) as img:
+            seen[name] = (img.format, img.size, getattr(img, "n_frames", 1), path.name)
+    n = 2 if animated else 1
+    assert seen == {
+        "avif_320": ("AVIF", (320, 107), n, "w320.avif"),
+        "webp_320": ("WEBP", (320, 107), n, "w320.webp"),
+        "avif_640": ("AVIF", (640, 213), n, "w640.avif"),
+        "webp_640": ("WEBP", (640, 213), n, "w640.webp"),
+        # 1280 is wider than the picture: its own width, the same file as the first width at least as wide
+        "avif_1280": ("AVIF", (900, 300), n, "w1280.avif"),
+        "webp_1280": ("WEBP", (900, 300), n, "w1280.webp"),
+    }
+
+
+def test_width_twins_share_one_encode(tmp_path: Path) -> None:
+    wanted = [*WIDTHS, Rendition("w2048", "w2048.webp", "width", 2048)]
+    result = render_image(save(thirds((500, 200)), tmp_path / "in.png"), tmp_path / "out", ImageSpec(), wanted)
+    assert result.files["webp_640"] == result.files["webp_1280"] == result.files["w2048"]
+    assert result.files["avif_640"] == result.files["avif_1280"] != result.files["webp_640"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["w320.avif", "w320.webp", "w640.avif", "w640.webp"]
+
+
+@needs_corpus
+@pytest.mark.parametrize("value", range(1, 9))
+def test_widths_of_the_orientation_set_are_upright_widths(value: int, tmp_path: Path) -> None:
+    """Portrait_<n>.jpg is 1200 x 1800 upright, whatever the EXIF orientation: width 640 means 640 across."""
+    wanted = [Rendition("avif_640", "w640.avif", "width", 640, "image/avif")]
+    result = render_image(CORPUS / "orientation" / f"Portrait_{value}.jpg", tmp_path, SMALL, wanted)
+    with Image.open(result.files["avif_640"]) as img:
+        assert img.size == (640, 960) and not img.info.get("exif") and not img.info.get("icc_profile")
+        assert not img.info.get("xmp")
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", ["iphone_13_pro_max.HEIC", "samplefilehub.heif"])
+def test_heic_gets_avif_widths(name: str, tmp_path: Path) -> None:
+    wanted = [Rendition("avif_320", "w320.avif", "width", 320, "image/avif")]
+    result = render_image(CORPUS / "heic" / name, tmp_path, SMALL, wanted)
+    with Image.open(result.files["avif_320"]) as img:
+        assert img.format == "AVIF" and img.width == min(320, result.metadata["width"])
+
+
+def corner_subject(size: tuple[int, int], corner: str) -> Image.Image:
+    """A flat, dull background with a detailed, red subject (half the short side) in one corner."""
+    img = Image.new("RGB", size, (120, 125, 120))
+    side = min(size) // 2
+    detail = Image.effect_mandelbrot((side, side), (-2, -1.25, 0.5, 1.25), 60).point(lambda v: 180 + v // 4)
+    subject = Image.merge("RGB", (detail, Image.new("L", detail.size, 30), Image.new("L", detail.size, 40)))
+    img.paste(subject, (0 if "left" in corner else size[0] - side, 0 if "top" in corner else size[1] - side))
+    return img
+
+
+def red_share(path: Path) -> float:
+    with Image.open(path) as img:
+        rgb = np.asarray(img.convert("RGB"))
+    return float(((rgb[..., 0] > 150) & (rgb[..., 1] < 80)).mean())
+
+
+@pytest.mark.parametrize(
+    ("size", "corner"), [((900, 300), "top left"), ((900, 300), "bottom right"), ((300, 900), "bottom left")]
+)
+def test_smart_crop_keeps_an_off_centre_subject(size: tuple[int, int], corner: str, tmp_path: Path) -> None:
+    source = save(corner_subject(size, corner), tmp_path / "in.png")
+    smart = render_image(source, tmp_path / "smart", DEFAULT)
+    centre = render_image(source, tmp_path / "centre", CENTRE)
+    # the whole subject is a quarter of a thumbnail that keeps it; a centre crop cuts it out entirely
+    assert red_share(smart.files["thumbnail"]) > 0.2
+    assert red_share(centre.files["thumbnail"]) == 0
+
+
+@needs_corpus
+def test_perceptual_hash_is_close_for_a_resized_copy_and_far_for_another_picture(tmp_path: Path) -> None:
+    import imagehash
+
+    with Image.open(CORPUS / "camera" / "DSCN0010.jpg") as photo:
+        copy = save(photo.resize((photo.width // 3, photo.height // 3)), tmp_path / "copy.webp", quality=70)
+    a = render_image(CORPUS / "camera" / "DSCN0010.jpg", tmp_path / "a", SMALL).metadata["phash"]
+    b = render_image(copy, tmp_path / "b", SMALL).metadata["phash"]
+    c = render_image(CORPUS / "camera" / "DSCN0021.jpg", tmp_path / "c", SMALL).metadata["phash"]
+    distance = lambda x, y: imagehash.hex_to_hash(x) - imagehash.hex_to_hash(y)  # noqa: E731
+    assert len(a) == 16 and distance(a, b) <= 4 and distance(a, c) > 16, (distance(a, b), distance(a, c))

@@ -23,11 +23,11 @@ def test_bitrates_per_rung_come_from_the_setting(settings) -> None:
 
 
 def test_a_rung_without_bitrates_or_a_malformed_entry_fails_the_start_up_check(settings) -> None:
-    assert not [e for e in run_checks() if e.id == "media.E002"]
+    assert not [e for e in run_checks() if e.id == "media.E004"]
     settings.VIDEO_LADDER = [480, 900]
-    assert [e.msg for e in run_checks() if e.id == "media.E002"] == [
+    assert [e.msg for e in run_checks() if e.id == "media.E004"] == [
         "VIDEO_LADDER has 900, which VIDEO_BITRATES does not price"
     ]
     settings.VIDEO_BITRATES = {"480": "1500"}
-    (error,) = [e for e in run_checks() if e.id == "media.E002"]
+    (error,) = [e for e in run_checks() if e.id == "media.E004"]
     assert error.msg.startswith("VIDEO_BITRATES: expected height=video/audio in kbit/s")

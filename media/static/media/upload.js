@@ -252,6 +252,7 @@
         img.height = 150;
         link.append(img);
         figure.append(link);
+        if (urls.sources && urls.sources.length) figure.append(responsivePicture(media, name));
         if (urls.optimized) {
           const caption = document.createElement("figcaption");
           const open = document.createElement("a");
@@ -272,7 +273,7 @@
         figure.append(audio);
       }
       // any other declared output (the server's media/outputs.py) is offered as a link under its name
-      const shown = new Set(["original", "thumbnail", "optimized", "hls"]);
+      const shown = new Set(["original", "thumbnail", "optimized", "hls", "sources"]);
       for (const [output, url] of Object.entries(urls)) {
         if (shown.has(output) || !url) continue;
         const link = document.createElement("a");
@@ -293,7 +294,30 @@
     }
   }
 
-  function playHls(video, url, figure) {
+  // The responsive widths (urls.sources, AVIF first): the browser takes the first type it can decode, at
+// the width the layout needs; the optimized WebP is the fallback for browsers without <picture>.
+function responsivePicture(media, name) {
+  const sources = media.urls.sources;
+  const picture = document.createElement("picture");
+  picture.className = "responsive";
+  for (const type of new Set(sources.map((s) => s.type))) {
+    const source = document.createElement("source");
+    source.type = type;
+    source.srcset = sources.filter((s) => s.type === type).map((s) => `${s.url} ${s.width}w`).join(", ");
+    source.sizes = "(max-width: 40rem) 90vw, 20rem";
+    picture.append(source);
+  }
+  const img = document.createElement("img");
+  const largest = sources[sources.length - 1];
+  img.src = media.urls.optimized || largest.url;
+  img.width = largest.width;  // the aspect ratio, so the page does not jump when it loads
+  img.height = largest.height;
+  img.alt = name;
+  picture.append(img);
+  return picture;
+}
+
+function playHls(video, url, figure) {
     if (window.Hls && window.Hls.isSupported()) {
       const hls = new window.Hls();
       hls.on(window.Hls.Events.ERROR, (_event, data) => {
