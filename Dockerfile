@@ -6,7 +6,7 @@ RUN npm ci --no-audit --no-fund --loglevel=error
 
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg libmagic1 \
+ && apt-get install -y --no-install-recommends ffmpeg libmagic1 poppler-utils \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -6,7 +6,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, register
+from django.core.exceptions import ImproperlyConfigured
 
+from media import engines
 from processing import formats, rendition
 
 
@@ -26,6 +28,23 @@ def accepted_types_are_known(app_configs: Any = None, **kwargs: Any) -> list[Err
                 )
             )
     return errors
+
+
+@register()
+def every_rung_has_bitrates(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Each VIDEO_LADDER height needs its VIDEO_BITRATES entry, else every video would fail in the worker."""
+    try:
+        bitrates = engines.video_bitrates()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="media.E004")]
+    return [
+        Error(
+            f"VIDEO_LADDER has {height}, which VIDEO_BITRATES does not price",
+            hint=f"Add {height}=<video kbit/s>/<audio kbit/s> to VIDEO_BITRATES.",
+            id="media.E004",
+        )
+        for height in sorted(set(settings.VIDEO_LADDER) - set(bitrates))
+    ]
 
 
 @register()

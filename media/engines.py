@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from processing import archives, scan
 
 if TYPE_CHECKING:  # Pillow and ffmpeg's engines load in workers only
-    from processing import images, video
+    from processing import documents, images, storyboard, video, waveform
 
 
 def clamd() -> scan.Clamd:
@@ -48,25 +49,23 @@ def image_spec() -> images.ImageSpec:
     )
 
 
-# Peak bitrates per rung height (bit/s): video, audio. Rungs not listed scale from 720p by pixels.
-BITRATES = {
-    240: (500_000, 64_000),
-    360: (900_000, 96_000),
-    480: (1_500_000, 96_000),
-    720: (3_000_000, 128_000),
-    1080: (6_000_000, 160_000),
-    1440: (10_000_000, 192_000),
-    2160: (16_000_000, 192_000),
-}
+def video_bitrates() -> dict[int, tuple[int, int]]:
+    """VIDEO_BITRATES as {height: (video, audio)} in bit/s; a malformed entry names the setting."""
+    bitrates = {}
+    try:
+        for height, rates in settings.VIDEO_BITRATES.items():
+            video_kbits, audio_kbits = rates.split("/")
+            bitrates[int(height)] = (int(video_kbits) * 1000, int(audio_kbits) * 1000)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"VIDEO_BITRATES: expected height=video/audio in kbit/s ({exc})") from exc
+    return bitrates
 
 
 def video_spec() -> video.VideoSpec:
     from processing import video
 
-    ladder = tuple(
-        video.Variant(height, *BITRATES.get(height, (int(3_000_000 * (height / 720) ** 2), 128_000)))
-        for height in sorted(settings.VIDEO_LADDER)
-    )
+    bitrates = video_bitrates()
+    ladder = tuple(video.Variant(height, *bitrates[height]) for height in sorted(settings.VIDEO_LADDER))
     return video.VideoSpec(
         ladder=ladder,
         max_duration=settings.VIDEO_MAX_DURATION,
@@ -80,3 +79,25 @@ def video_spec() -> video.VideoSpec:
         ffmpeg=settings.FFMPEG_BIN,
         ffprobe=settings.FFPROBE_BIN,
     )
+
+
+def storyboard_spec() -> storyboard.StoryboardSpec:
+    from processing import storyboard
+
+    return storyboard.StoryboardSpec(
+        interval=settings.STORYBOARD_INTERVAL,
+        max_tiles=settings.STORYBOARD_MAX_TILES,
+        tile_width=settings.STORYBOARD_TILE_WIDTH,
+    )
+
+
+def waveform_spec() -> waveform.WaveformSpec:
+    from processing import waveform
+
+    return waveform.WaveformSpec(ffmpeg=settings.FFMPEG_BIN)
+
+
+def preview_spec() -> documents.PreviewSpec:
+    from processing import documents
+
+    return documents.PreviewSpec(timeout=settings.PREVIEW_TIMEOUT, max_memory=settings.PREVIEW_MAX_MEMORY)

@@ -22,9 +22,10 @@ from typing import Literal
 from django.conf import settings
 
 from media.models import Kind, Media
-from processing import hls
+from processing import formats, hls
 from processing.rendition import Rendition
 
+PDF_TYPES = formats.BY_NAME["pdf"].types
 # The settings each encoder's output depends on (what media.engines hands to processing.images' save_options).
 _ENCODER_SETTINGS = {"image/webp": ["IMAGE_QUALITY"], "image/avif": ["IMAGE_AVIF_QUALITY", "IMAGE_AVIF_SPEED"]}
 
@@ -35,10 +36,14 @@ class Output:
     kinds: frozenset[str]
     filename: str  # under the media's permanent/<id>/ folder
     content_type: str
-    builder: Literal["image", "video_thumbnail", "hls"]  # the pipeline step that makes it
+    builder: Literal[
+        "image", "video_thumbnail", "hls", "storyboard", "waveform", "preview"
+    ]  # the pipeline step that makes it
     fit: Literal["cover", "within", "width"] = "within"  # image renditions: see processing.rendition
     size: int | str = 0  # image renditions: pixels, or the name of the setting that holds them
     playlist: bool = False  # served through the signed HLS playlist view, not a presigned URL
+    types: frozenset[str] = frozenset()  # only media of these content types make it (empty: every one of the kinds)
+    view: str = ""  # served by this signed Django view (its URLs inside need fresh signatures), not presigned
     source: bool = False  # one of the responsive widths: listed in `urls.sources`, not under its own name
 
     def rendition(self) -> Rendition:
@@ -66,6 +71,12 @@ OUTPUTS: tuple[Output, ...] = (
     ),
     Output("thumbnail", frozenset({Kind.VIDEO}), "thumb.webp", "image/webp", "video_thumbnail"),
     Output("hls", frozenset({Kind.VIDEO}), "hls/master.m3u8", hls.PLAYLIST_CONTENT_TYPE, "hls", playlist=True),
+    # The WebVTT of scrubbing previews; its sprite sheet is stored beside it (storyboard.webp).
+    Output("storyboard", frozenset({Kind.VIDEO}), "storyboard.vtt", "text/vtt", "storyboard", view="media-storyboard"),
+    # Peaks in audiowaveform's JSON (peaks.js, wavesurfer.js) and a small PNG of them, from one decode.
+    Output("waveform", frozenset({Kind.AUDIO}), "waveform.json", "application/json", "waveform"),
+    Output("waveform_image", frozenset({Kind.AUDIO}), "waveform.png", "image/png", "waveform"),
+    Output("preview", frozenset({Kind.DOCUMENT}), "preview.webp", "image/webp", "preview", types=frozenset(PDF_TYPES)),
 )
 
 
@@ -106,6 +117,11 @@ def declared(media: Media, name: str) -> Output | None:
 
 
 def missing(media: Media) -> tuple[Output, ...]:
-    """The declared outputs of the media's kind that it has no row for yet, or one made under other settings."""
+    """The declared outputs of the media's kind (and content type) that it has no row for yet, or one made
+    under other settings."""
     made = dict(media.outputs.values_list("name", "spec"))
-    return tuple(output for output in of_kind(media.kind) if made.get(output.name) != output.spec())
+    return tuple(
+        output
+        for output in of_kind(media.kind)
+        if made.get(output.name) != output.spec() and (not output.types or media.content_type in output.types)
+    )

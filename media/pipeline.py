@@ -108,14 +108,30 @@ def run_inline(media: Media) -> None:
         _step(media, 30, Stage.VALIDATING)
         detection = _sniff(media, spooled.file)
         _scan(media, spooled.file, 50, detection.family)
+        made: dict[str, str] = {}
         if media.kind == Kind.AUDIO:
             _step(media, 70, Stage.PROBING)
             metadata = audio.probe_audio(spooled.path(), **engines.ffmpeg_tools())
+            if wanted := [output for output in outputs.missing(media) if output.builder == "waveform"]:
+                made = _waveform(media, spooled.path(), wanted)
         else:
             metadata = documents.describe(spooled.file, detection.family)
+            if preview := next((o for o in outputs.missing(media) if o.builder == "preview"), None):
+                with spool.workdir() as work:
+                    documents.render_preview(spooled.path(), work / preview.filename, engines.preview_spec())
+                    made = _upload_outputs(media, [(preview, work / preview.filename)])
         _step(media, 90, Stage.STORING)
         original = moves.promote(media, detection.family, etag=spooled.etag)
-        _finish(media, {}, spooled, original_key=original, detected_type=detection.mime, metadata=metadata)
+        _finish(media, made, spooled, original_key=original, detected_type=detection.mime, metadata=metadata)
+
+
+def _waveform(media: Media, source: Path, wanted: list[outputs.Output]) -> dict[str, str]:
+    """The waveform outputs the media lacks, from one decode of the audio."""
+    from processing import waveform
+
+    with spool.workdir() as work:
+        waveform.make_waveform(source, work, engines.waveform_spec())
+        return _upload_outputs(media, [(output, work / output.filename) for output in wanted])
 
 
 def run_image(media: Media) -> None:
@@ -175,7 +191,7 @@ def _upload_outputs(media: Media, files: list[tuple[outputs.Output, Path]]) -> d
 def run_video(media: Media) -> None:
     """Videos: sniff, probe (caps before decoding), thumbnail, one-pass HLS ladder, upload, READY
     (each of the two only if the media lacks it)."""
-    from processing import hls, video
+    from processing import hls, storyboard, subtitles, video
 
     wanted = {output.builder: output for output in outputs.missing(media)}
     spec = engines.video_spec()
@@ -195,6 +211,11 @@ def run_video(media: Media) -> None:
             _step(media, 12, Stage.THUMBNAIL)
             video.make_thumbnail(spooled.path(), work / thumbnail.filename, info, spec)
             uploads.append((work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type))
+        if board := wanted.get("storyboard"):
+            _step(media, 13, Stage.THUMBNAIL)  # previews, like the thumbnail: no stage of its own
+            made = storyboard.make_storyboard(spooled.path(), work, info, engines.storyboard_spec(), spec)
+            sprite_key = f"{board.key(media).rsplit('/', 1)[0]}/{storyboard.SPRITE}"
+            uploads += [(made.vtt, board.key(media), board.content_type), (made.sprite, sprite_key, "image/webp")]
         if playlist := wanted.get("hls"):
             _step(media, 15, Stage.TRANSCODING)
             try:
@@ -209,6 +230,12 @@ def run_video(media: Media) -> None:
                 if exc.reason == "timeout":
                     raise GiveUp(exc.message, exc.detail) from exc
                 raise
+            tracks, skipped = subtitles.add_to_hls(spooled.path(), result.out_dir, info.duration, spec)
+            metadata["subtitles"] = [
+                {"language": track.language, "file": f"{subtitles.SUBS}/{track.path.name}"} for track in tracks
+            ]
+            if skipped:  # the video is fine without them; the owner sees which tracks were left out and why
+                metadata["subtitles_skipped"] = [{"codec": s.codec, "reason": s.reason} for s in skipped]
             folder = playlist.key(media).rsplit("/", 1)[0]  # permanent/<id>/hls: the master's own folder
             uploads += [
                 (result.out_dir / rel, f"{folder}/{rel.as_posix()}", hls.content_type(rel.name))

@@ -5,20 +5,20 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 
 from media import outputs, playback, storage
-from media.models import Kind, Media, Status
+from media.models import Kind, Media, MediaOutput, Status
 
 
-def media_urls(media: Media, request: Any = None) -> dict[str, str | None]:
+def media_urls(media: Media, request: Any = None) -> dict[str, Any]:
     """Read URLs of the original and of every declared output, None until it exists (all only once READY).
 
     Presigned GETs, except HLS: its playlist is served by Django with a signature (media.playback).
     """
     ready = media.status == Status.READY
-    urls: dict[str, Any] = {"original": None, **dict.fromkeys(outputs.names()), "sources": []}
+    urls: dict[str, Any] = {"original": None, **dict.fromkeys(outputs.names()), "sources": [], "subtitles": []}
     if not ready:
         return urls
     if media.original_key:
@@ -30,10 +30,18 @@ def media_urls(media: Media, request: Any = None) -> dict[str, str | None]:
             continue  # made once, no longer declared: not offered
         if output.source:
             sources.setdefault(made.key, _source(media, output, made.key))
+        elif output.playlist:
+            urls[made.name] = _playlist_url(media, made.key, request)
+        elif output.view:
+            urls[made.name] = _signed_url(reverse(output.view, kwargs={"pk": media.id}), media, request)
         else:
-            urls[made.name] = (
-                _playlist_url(media, made.key, request) if output.playlist else storage.presigned_get(made.key)
-            )
+            urls[made.name] = storage.presigned_get(made.key)
+        if made.name == "hls":  # the text tracks the pipeline found, beside the ladder: [{language, url}]
+            folder = made.key.rsplit("/", 1)[0]
+            urls["subtitles"] = [
+                {"language": track["language"], "url": storage.presigned_get(f"{folder}/{track['file']}")}
+                for track in media.metadata.get("subtitles", [])
+            ]
     order = {content_type: index for index, content_type in enumerate(settings.IMAGE_SOURCE_TYPES)}
     urls["sources"] = sorted(sources.values(), key=lambda s: (order.get(s["type"], len(order)), s["width"]))
     return urls
@@ -54,7 +62,10 @@ def _source(media: Media, output: outputs.Output, key: str) -> Source:
 
 
 def _playlist_url(media: Media, key: str, request: Any) -> str:
-    path = reverse("media-hls", kwargs={"pk": media.id, "path": key.rsplit("/", 1)[-1]})
+    return _signed_url(reverse("media-hls", kwargs={"pk": media.id, "path": key.rsplit("/", 1)[-1]}), media, request)
+
+
+def _signed_url(path: str, media: Media, request: Any) -> str:
     url = f"{path}?{playback.signed_query(media.id)}"
     return request.build_absolute_uri(url) if request is not None else url
 
@@ -68,9 +79,11 @@ def output_key(media: Media, name: str) -> str | None:
 
 def lacking_outputs(kind: str) -> QuerySet[Media]:
     """READY media of a kind without every output declared for it (declared after they were made)."""
-    names = [output.name for output in outputs.of_kind(kind)]
-    made = Count("outputs", filter=Q(outputs__name__in=names))
-    return Media.objects.filter(kind=kind, status=Status.READY).annotate(made=made).filter(made__lt=len(names))
+    lacks = Q(pk__in=[])
+    for output in outputs.of_kind(kind):
+        lacking = ~Exists(MediaOutput.objects.filter(media=OuterRef("pk"), name=output.name))
+        lacks |= lacking & Q(content_type__in=output.types) if output.types else lacking
+    return Media.objects.filter(kind=kind, status=Status.READY).filter(lacks)
 
 
 def near_duplicates(media: Media) -> list[str]:

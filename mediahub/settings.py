@@ -266,11 +266,26 @@ IMAGE_STRIP_LOCATION = env.bool("IMAGE_STRIP_LOCATION", default=True)
 IMAGE_NEAR_DUPLICATE_DISTANCE = env.int("IMAGE_NEAR_DUPLICATE_DISTANCE", default=6)
 
 # Videos
-VIDEO_LADDER = env.list("VIDEO_LADDER", cast=int, default=[480, 720])  # rendition heights
+# The HLS ladder as data: rung heights (the short side; rungs above the source are skipped, never upscaled),
+# and each rung's peak bitrates in kbit/s as `height=video/audio` (a start-up check wants one per rung).
+VIDEO_LADDER = env.list("VIDEO_LADDER", cast=int, default=[480, 720, 1080])
+VIDEO_BITRATES = env.dict(
+    "VIDEO_BITRATES",
+    default={"240": "500/64", "360": "900/96", "480": "1500/96", "720": "3000/128", "1080": "6000/160",
+             "1440": "10000/192", "2160": "16000/192"},
+)  # fmt: skip
 VIDEO_MAX_DURATION = env.float("VIDEO_MAX_DURATION", default=3600.0)  # seconds
 VIDEO_MAX_HEIGHT = env.int("VIDEO_MAX_HEIGHT", default=4320)
 VIDEO_MAX_WIDTH = env.int("VIDEO_MAX_WIDTH", default=7680)
 VIDEO_MAX_FPS = env.float("VIDEO_MAX_FPS", default=120.0)
+# PDF previews: poppler's pdftoppm renders the first page within this time and address space.
+PREVIEW_TIMEOUT = env.float("PREVIEW_TIMEOUT", default=30.0)  # seconds
+PREVIEW_MAX_MEMORY = env.int("PREVIEW_MAX_MEMORY", default=512 * MB)
+# Storyboards (scrubbing previews): a frame at least every STORYBOARD_INTERVAL seconds, at most
+# STORYBOARD_MAX_TILES tiles (longer videos space them out), tiles STORYBOARD_TILE_WIDTH px on the long side.
+STORYBOARD_INTERVAL = env.float("STORYBOARD_INTERVAL", default=5.0)
+STORYBOARD_MAX_TILES = env.int("STORYBOARD_MAX_TILES", default=100)
+STORYBOARD_TILE_WIDTH = env.int("STORYBOARD_TILE_WIDTH", default=160)
 # A transcode whose output has not advanced for this long is hung (a stuck mount, a stopped process): killed, retried.
 VIDEO_STALL_TIMEOUT = env.float("VIDEO_STALL_TIMEOUT", default=120.0)  # seconds
 

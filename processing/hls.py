@@ -8,6 +8,7 @@ GET and a variant playlist path into the API's own (authenticated) URL.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from pathlib import PurePosixPath
@@ -57,3 +58,26 @@ def _checked(uri: str) -> str:
     if any(c in uri for c in '"\r\n') or not uri:
         raise ValueError(f"unusable URI from resolve: {uri!r}")
     return uri
+
+
+def subtitle_playlist(vtt_name: str, duration: float) -> str:
+    """A VOD media playlist of one WebVTT file covering the whole video."""
+    return (
+        f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{max(1, math.ceil(duration))}\n"
+        f"#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:{duration:.3f},\n{vtt_name}\n#EXT-X-ENDLIST\n"
+    )
+
+
+def with_subtitles(master: str, tracks: list[tuple[str, str, str]], group: str = "subs") -> str:
+    """The master with an EXT-X-MEDIA SUBTITLES entry per (name, language, uri) and every variant
+    naming the group, so players offer the tracks."""
+    entries = [
+        f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{group}",NAME="{name}",LANGUAGE="{language}",'
+        f'DEFAULT=NO,AUTOSELECT=YES,URI="{uri}"'
+        for name, language, uri in tracks
+    ]
+    lines = master.strip().splitlines()
+    out = [lines[0], *entries]
+    for line in lines[1:]:
+        out.append(f'{line},SUBTITLES="{group}"' if line.startswith("#EXT-X-STREAM-INF:") else line)
+    return "\n".join(out) + "\n"

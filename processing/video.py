@@ -60,6 +60,7 @@ class VideoSpec:
     ladder: tuple[Variant, ...] = (
         Variant(480, 1_500_000, 96_000),
         Variant(720, 3_000_000, 128_000),
+        Variant(1080, 6_000_000, 160_000),
     )
     segment_seconds: int = 6
     # Capped CRF: x264 spends what the picture needs, VBV caps the peaks. superfast plus

@@ -82,6 +82,11 @@ def keys_of(media_id: str) -> dict[str, list[str]]:
 NOTHING: dict[str, list[str]] = {"temp": [], "permanent": [], "quarantine": []}
 
 
+def stored_pdf(media_id: str) -> dict[str, list[str]]:
+    """The stored objects of an accepted PDF: the original and its first-page preview."""
+    return {**NOTHING, "permanent": [f"permanent/{media_id}/{name}" for name in ("original.pdf", "preview.webp")]}
+
+
 def drop_job(media_id: str) -> None:
     """Remove a media's job with its queue and registry entries, so no test leaves one behind.
     (A Job built from its id alone does not know its queue, and its delete() would leave the

@@ -20,7 +20,7 @@ from media import jobs
 from media.models import Media, Status
 from processing import scan
 from tests import samples
-from tests.api_flow import NOTHING, confirm, drop_job, keys_of, retry_url, uploaded
+from tests.api_flow import NOTHING, confirm, drop_job, keys_of, retry_url, stored_pdf, uploaded
 from tests.samples import Sample
 
 needs_postgres = pytest.mark.skipif(
@@ -75,7 +75,7 @@ def test_two_concurrent_confirms_of_a_document_run_the_inline_path_once(api, use
     assert media.status == Status.READY
     assert media.attempts == 1  # begin_attempt counts every run of the pipeline
     assert sorted(codes) in ([200, 200], [200, 202])  # the loser answers the state it found
-    assert keys_of(created["id"]) == {**NOTHING, "permanent": [f"permanent/{created['id']}/original.pdf"]}
+    assert keys_of(created["id"]) == stored_pdf(created["id"])
     assert not Job.exists(jobs.job_id(created["id"]), connection=django_rq.get_queue("default").connection)
 
 
@@ -143,7 +143,7 @@ def test_with_clamd_down_a_document_waits_and_the_queued_retry_makes_it_ready(ap
     _work(default_queue)
     media = Media.objects.get(pk=media_id)
     assert media.status == Status.READY and media.attempts == 2 and media.error is None
-    assert keys_of(media_id) == {**NOTHING, "permanent": [f"permanent/{media_id}/original.pdf"]}
+    assert keys_of(media_id) == stored_pdf(media_id)
     drop_job(media_id)
 
 

@@ -5,6 +5,7 @@ idempotence, list, delete, retry, the OpenAPI schema and throttling."""
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
 
 import django_rq
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 from drf_spectacular.validation import validate_schema
+from PIL import Image
 from rest_framework.throttling import ScopedRateThrottle
 from rq import SimpleWorker
 from rq.exceptions import NoSuchJobError
@@ -32,6 +34,7 @@ from tests.api_flow import (
     drop_job,
     keys_of,
     retry_url,
+    stored_pdf,
     upload,
     uploaded,
 )
@@ -84,7 +87,11 @@ def _round_trip(api, sample: Sample) -> dict:
     assert answer.status_code == 200, body
     assert body["status"] == Status.READY and body["progress"] == 100 and body["error"] is None
     media_id = created["id"]
-    assert keys_of(media_id) == {**NOTHING, "permanent": [f"permanent/{media_id}/original.{sample.extension}"]}
+    made = {"audio": ["waveform.json", "waveform.png"], "pdf": ["preview.webp"]}.get(
+        body["kind"] if body["kind"] == "audio" else sample.extension, []
+    )
+    stored = sorted(f"permanent/{media_id}/{name}" for name in [f"original.{sample.extension}", *made])
+    assert keys_of(media_id) == {**NOTHING, "permanent": stored}
     # The client reads back exactly its bytes through the presigned URL it was given.
     original = requests.get(body["urls"]["original"], timeout=10)
     assert original.status_code == 200 and original.content == sample.body
@@ -99,6 +106,13 @@ def test_audio_round_trip(api, sample: Sample) -> None:
     assert meta["codec"] == CODECS[sample.name]
     assert meta["duration"] == pytest.approx(1.0, abs=0.1)
     assert meta["bitrate"] > 0 and meta["channels"] == 1
+    # The waveform: audiowaveform's JSON, a (min, max) pair per point over the whole second, and its PNG.
+    peaks = requests.get(body["urls"]["waveform"], timeout=10).json()
+    assert (peaks["version"], peaks["channels"], peaks["bits"]) == (2, 1, 8)
+    assert len(peaks["data"]) == 2 * peaks["length"]
+    assert peaks["length"] * peaks["samples_per_pixel"] == pytest.approx(peaks["sample_rate"], rel=0.1)
+    png = requests.get(body["urls"]["waveform_image"], timeout=10)
+    assert png.headers["Content-Type"] == "image/png" and png.content.startswith(b"\x89PNG")
 
 
 def test_an_mp3_with_cover_art_is_audio(api) -> None:
@@ -113,6 +127,12 @@ def test_document_round_trip(api, sample: Sample) -> None:
     assert body["metadata"]["format"] == sample.extension.replace("txt", "text")
     if sample.extension == "pdf":
         assert body["metadata"]["pages"] == 2
+        preview = requests.get(body["urls"]["preview"], timeout=10)
+        assert preview.status_code == 200 and preview.headers["Content-Type"] == "image/webp"
+        with Image.open(io.BytesIO(preview.content)) as image:
+            assert image.format == "WEBP" and max(image.size) == 1024
+    else:
+        assert body["urls"]["preview"] is None  # only PDFs get one
 
 
 def test_with_a_checksum_the_returned_headers_carry_it_and_the_upload_lands(api) -> None:
@@ -294,7 +314,7 @@ def test_retry_of_a_failed_media_queues_a_job_that_makes_it_ready(
         SimpleWorker([queue], connection=queue.connection).work(burst=True)
         media = Media.objects.get(pk=media_id)
         assert media.status == Status.READY and media.attempts == 1
-        assert keys_of(media_id) == {**NOTHING, "permanent": [f"permanent/{media_id}/original.pdf"]}
+        assert keys_of(media_id) == stored_pdf(media_id)
     finally:
         drop_job(media_id)
 

@@ -30,7 +30,7 @@ from PIL import Image, ImageOps
 from rest_framework.test import APIClient
 from rq import Queue
 
-from media import events, jobs, storage
+from media import events, jobs, outputs, storage
 from media.models import Media, Status
 from tests import image_samples
 from tests.api_flow import NOTHING, create, download, get_media, keys_of, run_worker, spool_files, submit
@@ -397,7 +397,7 @@ def test_bad_input_is_rejected_once_and_leaves_nothing(
     assert message.endswith(".") and 20 < len(message) < 300, message
     assert not [word for word in DEVELOPER_WORDS if word in message], message
     assert all(word in message for word in words), message
-    assert media["urls"] == {"original": None, "thumbnail": None, "optimized": None, "hls": None, "sources": []}
+    assert media["urls"] == {**dict.fromkeys(["original", *outputs.names()]), "sources": [], "subtitles": []}
     row = Media.objects.get(pk=media_id)
     assert row.error_detail and row.error_detail not in str(media)  # the technical text is for moderators only
 

@@ -42,7 +42,7 @@ from rest_framework.test import APIClient
 from rq import Queue
 from rq.job import Job
 
-from media import events, jobs, storage
+from media import events, jobs, outputs, storage
 from media.models import Media, Status
 from tests import video_samples
 from tests.api_flow import NOTHING, detail_url, keys_of, retry_url, run_worker, spool_files, submit
@@ -287,17 +287,40 @@ def test_video_becomes_hls_that_plays_from_the_private_bucket(
     if case.rotation:  # and clearly not the picture turned the other way
         assert difference(picture, expected.transpose(Image.Transpose.ROTATE_180)) > 3 * upright
 
+    # The storyboard: a WebVTT served by Django whose cues cover the clip and point into the sprite sheet,
+    # a presigned WebP that loads; each #xywh tile lies inside it.
+    vtt = requests.get(media["urls"]["storyboard"], timeout=30)
+    assert vtt.status_code == 200 and vtt.headers["Content-Type"].startswith("text/vtt"), vtt.text
+    cues = re.findall(r"^(\S+) --> (\S+)\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)$", vtt.text, re.M)
+    assert cues and cues[0][0] == "00:00:00.000"
+    assert {cue[2] for cue in cues} == {cues[0][2]} and "X-Amz-Signature=" in cues[0][2]
+    sheet = requests.get(cues[0][2], timeout=30)
+    assert sheet.status_code == 200
+    with Image.open(io.BytesIO(sheet.content)) as img:
+        assert img.format == "WEBP"
+        for *_, x, y, w, h in cues:
+            assert int(x) + int(w) <= img.width and int(y) + int(h) <= img.height
+    assert requests.get(media["urls"]["storyboard"].replace("sig=", "sig=x"), timeout=30).status_code == 404
+
     # Stored objects: the original, the thumbnail and the HLS tree, with their Content-Types; temp/ is empty.
     keys = keys_of(media_id)
     prefix = f"permanent/{media_id}/"
     assert keys["temp"] == [] and keys["quarantine"] == []
     names = [key.removeprefix(prefix) for key in keys["permanent"]]
     originals = [name for name in names if name.startswith("original.")]
-    outputs = {"thumb.webp", "hls/master.m3u8", *(f"hls/{min(w, h)}p/index.m3u8" for w, h in case.renditions)}
+    outputs = {
+        "thumb.webp",
+        "storyboard.vtt",
+        "storyboard.webp",
+        "hls/master.m3u8",
+        *(f"hls/{min(w, h)}p/index.m3u8" for w, h in case.renditions),
+    }
     assert len(originals) == 1 and outputs <= set(names), names
     assert all(n in outputs or n in originals or re.fullmatch(r"hls/\d+p/seg_\d{5}\.ts", n) for n in names), names
     for name in set(names) - set(originals):
-        wanted = {".m3u8": PLAYLIST_TYPE, ".ts": "video/mp2t", ".webp": "image/webp"}[Path(name).suffix]
+        wanted = {".m3u8": PLAYLIST_TYPE, ".ts": "video/mp2t", ".webp": "image/webp", ".vtt": "text/vtt"}[
+            Path(name).suffix
+        ]
         assert content_type_of(prefix + name) == wanted, name
     assert spool_files() == []
 
@@ -327,7 +350,7 @@ def test_running_the_video_job_twice_gives_the_same_objects_and_row(api: APIClie
     objects = {key: storage.read(key) for key in keys_of(media_id)["permanent"]}
 
     made = dict(first.outputs.values_list("name", "key"))
-    assert set(made) == {"thumbnail", "hls"}
+    assert set(made) == {"thumbnail", "hls", "storyboard"}
     Media.objects.filter(pk=media_id).update(status=Status.PROCESSING)
     first.outputs.all().delete()  # they are recorded with READY
     assert jobs.process_media(media_id) == "ready"
@@ -337,6 +360,28 @@ def test_running_the_video_job_twice_gives_the_same_objects_and_row(api: APIClie
     assert [getattr(second, f) for f in fields] == [getattr(first, f) for f in fields]
     assert dict(second.outputs.values_list("name", "key")) == made
     assert spool_files() == []
+
+
+def test_embedded_subtitles_are_offered_with_their_language(
+    api: APIClient, videos_queue: Queue, live_server: Any, token: str
+) -> None:
+    media_id = submit(api, filename="talk.mp4", content_type="video/mp4", body=video_samples.with_subtitles())
+    run_worker(videos_queue)
+    media = get_live(live_server, token, media_id).json()
+    assert media["status"] == Status.READY
+    ((track),) = media["urls"]["subtitles"]
+    assert track["language"] == "eng"
+    vtt = requests.get(track["url"], timeout=30)
+    assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT") and "Hello" in vtt.text
+    # The master played through Django lists the track as a SUBTITLES group; its playlist resolves there
+    # too, and names the WebVTT as a presigned GET.
+    hls_url = media["urls"]["hls"]
+    master = fetch_playlist(hls_url)
+    (entry,) = [line for line in master.splitlines() if line.startswith("#EXT-X-MEDIA:TYPE=SUBTITLES")]
+    assert 'LANGUAGE="eng"' in entry
+    uri = re.search(r'URI="([^"]+)"', entry).group(1)
+    playlist = fetch_playlist(urljoin(hls_url, uri))
+    assert any("X-Amz-Signature=" in line and ".vtt" in line for line in playlist.splitlines())
 
 
 # --- who can play ----------------------------------------------------------------------------------
@@ -448,7 +493,7 @@ def test_bad_video_is_rejected_without_leftovers(
     media = api.get(detail_url(media_id)).json()
     assert media["status"] == Status.REJECTED
     assert media["error"] == {"code": code, "message": message}
-    assert media["urls"] == {"original": None, "thumbnail": None, "optimized": None, "hls": None, "sources": []}
+    assert media["urls"] == {**dict.fromkeys(["original", *outputs.names()]), "sources": [], "subtitles": []}
     row = Media.objects.get(pk=media_id)
     assert detail in row.error_detail  # the technical reason, kept for moderators
     assert row.attempts == 1  # never retried

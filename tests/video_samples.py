@@ -106,6 +106,16 @@ def portrait() -> bytes:
 
 
 @cache
+def with_subtitles() -> bytes:
+    """A small MP4 with an English mov_text track saying "Hello"."""
+    with tempfile.TemporaryDirectory(prefix="video-sample-") as folder:
+        (srt := Path(folder) / "en.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nHello\n\n")
+        picture = ("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10:duration=2", "-i", str(srt))
+        subtitle = ("-map", "0:v", "-map", "1", "-c:s", "mov_text", "-metadata:s:s:0", "language=eng")
+        return _ffmpeg(*picture, *H264, *subtitle, suffix=".mp4")
+
+
+@cache
 def p360() -> bytes:
     return _clip(".mp4", size="640x360")
 
@@ -157,6 +167,8 @@ CLIPS = {
     "p1080": p1080,
 }
 
+FULL_LADDER = ((854, 480), (1280, 720), (1920, 1080))  # the 1080p rung only for a 1080p source
+
 CASES = [
     VideoCase("mp4", "holiday.mp4", "video/mp4", "mp4", 160, 90, 13, 10, "h264", "aac", 0, ((160, 90),)),
     VideoCase("webm", "clip.webm", "video/webm", "webm", 320, 180, 2, 10, "vp9", "opus", 0, ((320, 180),)),
@@ -164,5 +176,5 @@ CASES = [
     VideoCase("noaudio", "silent.mp4", "video/mp4", "mp4", 320, 180, 2, 10, "h264", None, 0, ((320, 180),)),
     VideoCase("portrait", "phone.mp4", "video/mp4", "mp4", 360, 640, 2, 10, "h264", "aac", 90, ((360, 640),)),
     VideoCase("p360", "small.mp4", "video/mp4", "mp4", 640, 360, 2, 10, "h264", "aac", 0, ((640, 360),)),
-    VideoCase("p1080", "big.mp4", "video/mp4", "mp4", 1920, 1080, 2, 5, "h264", "aac", 0, ((854, 480), (1280, 720))),
+    VideoCase("p1080", "big.mp4", "video/mp4", "mp4", 1920, 1080, 2, 5, "h264", "aac", 0, FULL_LADDER),
 ]

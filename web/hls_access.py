@@ -18,19 +18,16 @@ from django.views.decorators.http import require_GET
 from media import playback, selectors, storage
 from media.models import Media, Status
 from processing.hls import PLAYLIST_CONTENT_TYPE, rewrite_playlist
+from processing.storyboard import SPRITE
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*\.m3u8$")
 
 
 @require_GET
 def playlist(request: HttpRequest, pk: str, path: str) -> HttpResponse:
-    media_id = str(pk)
-    if not playback.verified(request.GET.get("sig", ""), media_id) or not _SAFE_PATH.match(path) or ".." in path:
+    if not _SAFE_PATH.match(path) or ".." in path:
         raise Http404
-    media = Media.objects.filter(pk=media_id, status=Status.READY).first()
-    master = selectors.output_key(media, "hls") if media is not None else None
-    if master is None:
-        raise Http404
+    media, master = _signed_output(request, pk, "hls")
     root = posixpath.dirname(master)  # permanent/<id>/hls
     try:
         text = storage.read(f"{root}/{path}").decode()
@@ -51,8 +48,32 @@ def playlist(request: HttpRequest, pk: str, path: str) -> HttpResponse:
             return f"{posixpath.relpath(target, folder or '.')}?{urlencode({'sig': sig})}"
         return storage.presigned_get(f"{root}/{target}", expire=segment_expiry)
 
-    body = rewrite_playlist(text, resolve)
-    response = HttpResponse(body, content_type=PLAYLIST_CONTENT_TYPE)
+    return _signed_response(rewrite_playlist(text, resolve), PLAYLIST_CONTENT_TYPE)
+
+
+@require_GET
+def storyboard(request: HttpRequest, pk: str) -> HttpResponse:
+    """The storyboard's WebVTT with its sprite sheet's name turned into a presigned GET (fragments kept)."""
+    media, key = _signed_output(request, pk, "storyboard")
+    sprite = storage.presigned_get(posixpath.join(posixpath.dirname(key), SPRITE))
+    text = storage.read(key).decode()
+    return _signed_response(text.replace(f"{SPRITE}#", f"{sprite}#"), "text/vtt")
+
+
+def _signed_output(request: HttpRequest, pk: str, name: str) -> tuple[Media, str]:
+    """The READY media and the key of its output `name`, if the URL's signature is good; else 404."""
+    media_id = str(pk)
+    if not playback.verified(request.GET.get("sig", ""), media_id):
+        raise Http404
+    media = Media.objects.filter(pk=media_id, status=Status.READY).first()
+    key = selectors.output_key(media, name) if media is not None else None
+    if media is None or key is None:
+        raise Http404
+    return media, key
+
+
+def _signed_response(body: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
     response["Cache-Control"] = "private, no-store"  # its URLs expire
     response["Access-Control-Allow-Origin"] = "*"  # players on other origins; the signature is the access check
     return response

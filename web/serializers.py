@@ -152,6 +152,10 @@ class MediaUrls(serializers.Serializer):
 
     original = serializers.URLField(allow_null=True)
     sources = SourceOutput(many=True, help_text="The responsive widths, AVIF first, narrowest first: a <picture>.")
+    subtitles = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text="The video's text tracks as WebVTT: [{language, url}].",
+    )
 
 
 class MediaOutput(serializers.ModelSerializer):

@@ -12,4 +12,5 @@ urlpatterns = [
     path("media/<uuid:pk>/parts/", api.MediaPartsApi.as_view(), name="media-parts"),
     path("media/<uuid:pk>/complete/", api.MediaCompleteApi.as_view(), name="media-complete"),
     path("media/<uuid:pk>/hls/<path:path>", hls_access.playlist, name="media-hls"),
+    path("media/<uuid:pk>/storyboard.vtt", hls_access.storyboard, name="media-storyboard"),
 ]

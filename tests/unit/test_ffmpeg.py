@@ -31,9 +31,10 @@ def test_the_hls_ladder_is_one_command_with_a_split_graph(tmp_path: Path) -> Non
     renditions = video.plan_ladder(info, spec)
     cmd = video._hls_output(tmp_path / "in.mp4", tmp_path / "out", info, spec, renditions).compile()
     graph = cmd[cmd.index("-filter_complex") + 1]
-    assert graph.count("scale=") == len(renditions) == 2 and "split=2" in graph
-    assert cmd.count("-map") == 4  # picture and sound of each rung
-    assert cmd[cmd.index("-var_stream_map") + 1] == "v:0,a:0,name:480p v:1,a:1,name:720p"
+    # Each rung scaled from the one above it: 1080p from the source, 720p from 1080p, 480p from 720p.
+    assert graph.count("scale=") == len(renditions) == 3 and graph.count("split=2") == 2
+    assert cmd.count("-map") == 6  # picture and sound of each rung
+    assert cmd[cmd.index("-var_stream_map") + 1] == "v:0,a:0,name:480p v:1,a:1,name:720p v:2,a:2,name:1080p"
     assert cmd[-1] == str(tmp_path / "out" / "%v" / "index.m3u8")
 
 

@@ -1,0 +1,33 @@
+"""The HLS ladder is data: rung heights and their bitrates are settings, checked at start-up."""
+
+from __future__ import annotations
+
+from django.core.checks import run_checks
+
+from media import engines
+from processing.video import Variant
+
+
+def test_the_default_ladder_reaches_1080p_with_its_bitrates() -> None:
+    assert engines.video_spec().ladder == (
+        Variant(480, 1_500_000, 96_000),
+        Variant(720, 3_000_000, 128_000),
+        Variant(1080, 6_000_000, 160_000),
+    )
+
+
+def test_bitrates_per_rung_come_from_the_setting(settings) -> None:
+    settings.VIDEO_LADDER = [1080, 360]
+    settings.VIDEO_BITRATES = {"360": "700/64", "1080": "5000/192"}
+    assert engines.video_spec().ladder == (Variant(360, 700_000, 64_000), Variant(1080, 5_000_000, 192_000))
+
+
+def test_a_rung_without_bitrates_or_a_malformed_entry_fails_the_start_up_check(settings) -> None:
+    assert not [e for e in run_checks() if e.id == "media.E004"]
+    settings.VIDEO_LADDER = [480, 900]
+    assert [e.msg for e in run_checks() if e.id == "media.E004"] == [
+        "VIDEO_LADDER has 900, which VIDEO_BITRATES does not price"
+    ]
+    settings.VIDEO_BITRATES = {"480": "1500"}
+    (error,) = [e for e in run_checks() if e.id == "media.E004"]
+    assert error.msg.startswith("VIDEO_BITRATES: expected height=video/audio in kbit/s")
