@@ -9,6 +9,7 @@ is and never stopped.
     python -m mediahub.devstack up      # start what is missing, then wait
     python -m mediahub.devstack run     # up, migrate, then web + workers + scheduler until Ctrl-C
     python -m mediahub.devstack down    # stop what `.run/*.pid` says this project started
+    python -m mediahub.devstack worker QUEUE...  # an rqworker, started again whenever it recycles
 """
 
 from __future__ import annotations
@@ -300,8 +301,8 @@ def run() -> int:
         manager.add_process("web", f"{python} -m uvicorn mediahub.asgi:application --host 127.0.0.1 --port {port}")
         # One worker never takes videos, so long videos never starve images (nor the inline retries
         # and maintenance on `default`); the other takes images first, then videos, then `default`.
-        manager.add_process("images", f"{python} manage.py rqworker images default --with-scheduler")
-        manager.add_process("worker", f"{python} manage.py rqworker images videos default --with-scheduler")
+        manager.add_process("images", f"{python} -m mediahub.devstack worker images default --with-scheduler")
+        manager.add_process("worker", f"{python} -m mediahub.devstack worker images videos default --with-scheduler")
         manager.add_process("scheduler", f"{python} manage.py rqcron media.cron")
         print(f"mediahub on http://127.0.0.1:{port}/  (API docs: /api/docs/, admin: /admin/); Ctrl-C stops all")
         if settings.DEBUG:
@@ -310,6 +311,29 @@ def run() -> int:
         return manager.returncode or 0
     finally:
         stop(started)
+
+
+def worker(args: list[str]) -> int:
+    """`rqworker <args>`, started again each time it recycles (exits with EXIT_RECYCLE); any other exit
+    ends this loop with its code. SIGINT and SIGTERM are passed on to the running worker, which finishes
+    its job and exits."""
+    from media.worker import EXIT_RECYCLE
+
+    command = [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", *args]
+    stopping: list[int] = []
+
+    def pass_on(signum: int, frame: object) -> None:
+        stopping.append(signum)
+        proc.send_signal(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, pass_on)
+    while True:
+        proc = subprocess.Popen(command, cwd=BASE_DIR)
+        code = proc.wait()
+        if code != EXIT_RECYCLE or stopping:
+            return code
+        print("worker recycled; starting a fresh one", flush=True)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -340,6 +364,8 @@ def main() -> int:
         return 0
     if command == "run":
         return run()
+    if command == "worker":
+        return worker(sys.argv[2:])
     print(__doc__)
     return 2
 

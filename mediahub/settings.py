@@ -163,8 +163,18 @@ RQ = {
     # Pillow and rebuilds the S3 client in every child (bench/jobqueue.py: 624 -> 259 ms CPU per 1 MP
     # image). Timeouts still work (SIGALRM), ffmpeg runs in its own process, and image decoding is
     # bounded by the header checks.
-    "WORKER_CLASS": env.str("RQ_WORKER_CLASS", default="rq.worker.SimpleWorker"),
+    # media.worker.MediahubWorker is a SimpleWorker that also recycles (below) and skips paused queues.
+    "WORKER_CLASS": env.str("RQ_WORKER_CLASS", default="media.worker.MediahubWorker"),
 }
+# A worker is replaced after this many jobs, or once its peak memory passes this many MB (0: never): it
+# finishes the job in hand and exits with 75 for its supervisor to start a fresh one.
+WORKER_MAX_JOBS = env.int("WORKER_MAX_JOBS", default=1000)
+WORKER_MAX_MEMORY_MB = env.int("WORKER_MAX_MEMORY_MB", default=1024)
+# A PROCESSING media unchanged for this long counts as stuck (the metric mediahub_media_stuck_processing).
+STUCK_PROCESSING_MINUTES = env.int("STUCK_PROCESSING_MINUTES", default=30)
+# Deleting a user removes the stored objects of their media after the commit: inline up to this many
+# media, in background jobs of this many media each above it.
+USER_PURGE_BATCH = env.int("USER_PURGE_BATCH", default=50)
 
 # --- Object storage (any S3 API) -----------------------------------------------
 AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="mediahub-dev")
