@@ -71,3 +71,26 @@ def webp_chunks(data: bytes) -> list[bytes]:
         chunks.append(name)
         pos += 8 + size + (size & 1)
     return chunks
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a process of the app (worker, web server) started by a test: this run's test
+    database and bucket, so it sees what the test committed (tests using it need transaction=True)."""
+    import os
+
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        import pytest
+
+        pytest.skip("a second process needs the test database on PostgreSQL (set DATABASE_URL)")
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "S3_BUCKET": settings.AWS_STORAGE_BUCKET_NAME,
+        "REDIS_URL": settings.REDIS_URL,
+        **extra,
+    }
