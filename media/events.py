@@ -9,7 +9,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from media import selectors, storage
+from media import figures, selectors, storage
 from media.models import Media, Status
 
 log = logging.getLogger(__name__)
@@ -53,5 +53,6 @@ def publish(media: Media, **extra: Any) -> None:
         async_to_sync(layer.group_send)(
             group_name(media.owner_id), {"type": "media.event", "event": event_for(media, **extra)}
         )
+        figures.count_event()
     except Exception:
         log.warning("could not publish the event of media %s", media.id, exc_info=True)

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 import django_rq
 from django.conf import settings
@@ -14,10 +17,11 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from media import actions, jobs, storage, temp_sweep
+from media import actions, figures, jobs, storage, temp_sweep
 from media.models import Media, Status
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
@@ -34,18 +38,30 @@ class Report:
     def lines(self) -> list[str]:
         return [f"{action}: {len(items)}" for action, items in sorted(self.actions.items())] or ["nothing to do"]
 
+    def counts(self) -> dict[str, int]:
+        return {action: len(items) for action, items in self.actions.items()}
+
+
+def _recorded(task: str, report: Report, before: dict[str, int], *, dry_run: bool) -> Report:
+    """A run that acted leaves what it did (the report's growth since `before`) for /metrics
+    (mediahub_cleanup_*); a dry run records nothing."""
+    if not dry_run:
+        done = {action: n - before.get(action, 0) for action, n in report.counts().items()}
+        figures.record_cleanup(task, {action: n for action, n in done.items() if n > 0})
+    return report
+
 
 def expire_pending(
     *, older_than: timedelta | None = None, dry_run: bool = False, report: Report | None = None
 ) -> Report:
     """PENDING media never confirmed in time become EXPIRED, and whatever reached temp/ is deleted (the
     parts of a multipart upload too); then multipart uploads no PENDING media stands behind are aborted."""
-    report = report or Report()
+    report, before = report or Report(), (report.counts() if report else {})
     cutoff = timezone.now() - (older_than if older_than is not None else timedelta(hours=settings.PENDING_TTL_HOURS))
     for media in Media.objects.filter(status=Status.PENDING, created_at__lt=cutoff).only("id"):
         if dry_run or actions.media_expire(media=media):
             report.add("expire", media.id)
-    return abort_stray_uploads(dry_run=dry_run, report=report)
+    return _recorded("expire_pending", abort_stray_uploads(dry_run=dry_run, report=report), before, dry_run=dry_run)
 
 
 def abort_stray_uploads(*, dry_run: bool = False, report: Report | None = None) -> Report:
@@ -67,7 +83,7 @@ def resume_stalled(
 ) -> Report:
     """PROCESSING media whose job is gone (Redis was down at confirm, or lost its data) are queued
     again; those whose job ended failed without the media being marked are marked FAILED."""
-    report = report or Report()
+    report, before = report or Report(), (report.counts() if report else {})
     cutoff = timezone.now() - older_than
     for media in Media.objects.filter(status=Status.PROCESSING, updated_at__lt=cutoff).only("id", "kind"):
         queue = django_rq.get_queue(jobs.QUEUE_OF[media.kind], commit_mode="auto")
@@ -88,13 +104,13 @@ def resume_stalled(
         report.add("requeue", media.id)
         if not dry_run:
             jobs.enqueue_now(media.id, media.kind)
-    return report
+    return _recorded("resume_stalled", report, before, dry_run=dry_run)
 
 
 def purge_old(*, dry_run: bool = False, report: Report | None = None) -> Report:
     """Retention: REJECTED and EXPIRED media older than RETENTION_DAYS_REJECTED go, with every
     object they kept (quarantined files included); stray temp/ objects with no waiting media go too."""
-    report = report or Report()
+    report, before = report or Report(), (report.counts() if report else {})
     cutoff = timezone.now() - timedelta(days=settings.RETENTION_DAYS_REJECTED)
     for media in Media.objects.filter(status__in=(Status.REJECTED, Status.EXPIRED), updated_at__lt=cutoff):
         report.add("purge", media.id)
@@ -115,4 +131,63 @@ def purge_old(*, dry_run: bool = False, report: Report | None = None) -> Report:
             report.add("delete stray temp object", key)
             if not dry_run:
                 storage.delete([key])
-    return report
+    return _recorded("purge_old", report, before, dry_run=dry_run)
+
+
+AREAS = ("temp", "permanent", "quarantine")
+ORPHAN_GRACE = timedelta(hours=1)  # a run may write a media's objects just before its row is committed
+WAITING = (Status.PENDING, Status.PROCESSING, Status.FAILED)
+PAGE = 1000
+
+
+def _pages(items: Iterable[T]) -> Iterator[list[T]]:
+    page: list[T] = []
+    for item in items:
+        page.append(item)
+        if len(page) == PAGE:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _media_id(key: str) -> str:
+    return key.split("/")[1]  # temp/<id>, permanent/<id>/..., quarantine/<id>
+
+
+def purge_orphans(*, dry_run: bool = True, report: Report | None = None) -> Report:
+    """Stored objects no media row stands behind (their owner was deleted before deleting a user removed
+    them, say), older than ORPHAN_GRACE, are deleted; temp/ objects of media that wait no more are counted
+    too (purge_old deletes those). Every run, dry or not, records what it found per area for /metrics
+    (mediahub_orphan_objects and _bytes): the hourly scheduled run is dry, `manage.py purge_orphans
+    --for-real` acts. Memory stays bounded: the listing is read and checked a page at a time."""
+    report, before = report or Report(), (report.counts() if report else {})
+    cutoff = timezone.now() - ORPHAN_GRACE
+    found: dict[str, tuple[int, int]] = {}
+    for area in AREAS:
+        objects = size = 0
+        for page in _pages(storage.list_sizes(f"{area}/")):
+            ids = {_media_id(key) for key, _, _ in page}
+            rows = Media.objects.filter(pk__in=[i for i in ids if _is_uuid(i)])
+            if area == "temp":
+                rows = rows.filter(status__in=WAITING)
+            kept = {str(pk) for pk in rows.values_list("pk", flat=True)}
+            for key, nbytes, modified in page:
+                if _media_id(key) in kept:
+                    continue
+                objects, size = objects + 1, size + nbytes
+                if area != "temp" and modified < cutoff:
+                    report.add(f"delete orphan {area} object", key)
+                    if not dry_run:
+                        storage.delete([key])
+        found[area] = (objects, size)
+    figures.record_orphans(found)
+    return _recorded("purge_orphans", report, before, dry_run=dry_run)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

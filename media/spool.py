@@ -102,3 +102,12 @@ def workdir() -> Iterator[Path]:
     """A scratch folder for renditions, removed with everything in it."""
     with tempfile.TemporaryDirectory(dir=_spool_dir(), prefix="work-") as name:
         yield Path(name)
+
+
+def disk_usage() -> tuple[int, int]:
+    """(free, total) bytes of the disk under SPOOL_DIR, as this host sees it (without creating the folder)."""
+    path = Path(settings.SPOOL_DIR)
+    while not path.exists():
+        path = path.parent
+    usage = shutil.disk_usage(path)
+    return usage.free, usage.total

@@ -278,6 +278,14 @@ def list_objects(prefix: str) -> Iterator[tuple[str, datetime]]:
             yield item["Key"], item["LastModified"]
 
 
+def list_sizes(prefix: str) -> Iterator[tuple[str, int, datetime]]:
+    """(key, size in bytes, last modified) of every object under the prefix."""
+    paginator = client().get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket_name(), Prefix=prefix):
+        for item in page.get("Contents", []):
+            yield item["Key"], item["Size"], item["LastModified"]
+
+
 def list_keys(prefix: str) -> list[str]:
     return [key for key, _ in list_objects(prefix)]
 
