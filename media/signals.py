@@ -1,4 +1,5 @@
-"""Tell open WebSockets when their credential is revoked, so they close within moments.
+"""What follows a user's or token's change: open WebSockets are told when their credential is revoked, so
+they close within moments, and a deleted user's stored objects are removed (`uploads.owner_media_forget`).
 
 A user deactivated or deleted closes all of their connections; a deleted
 token closes the connections opened with it (named by its digest: the
@@ -15,10 +16,11 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
+from media import uploads
 from media.events import group_name, token_digest
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,11 @@ def _revoke(user_id: int, token: str | None = None) -> None:
 def user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
     if not created and not instance.is_active:
         _revoke(instance.pk)
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL)
+def user_deleting(sender: Any, instance: Any, **kwargs: Any) -> None:
+    uploads.owner_media_forget(owner=instance)  # before the cascade takes the media rows
 
 
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL)

@@ -13,9 +13,12 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+import django_rq
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from redis.exceptions import RedisError
+from rq import Retry
 from tenacity import Retrying, retry_if_result, stop_after_attempt, stop_after_delay, wait_exponential
 
 from media import jobs, lifecycle, moves, storage
@@ -211,3 +214,51 @@ def media_delete(*, media: Media) -> None:
     moves.remove_all(media)
     Media.objects.filter(pk=media.id).delete()
     moves.remove_all(media)
+
+
+OwnedMedia = tuple[str, str, str]  # (media id, kind, multipart upload id): all that is left once the row is gone
+
+
+def owner_media_forget(*, owner: AbstractBaseUser) -> None:
+    """Called as a user is deleted (their media rows go with them, by cascade): once the deletion commits,
+    every stored object of their media goes too, with their quarantined files. Up to USER_PURGE_BATCH
+    media inline; a larger account in background jobs of that many media each."""
+    owned: list[OwnedMedia] = [
+        (str(pk), kind, upload_id)
+        for pk, kind, upload_id in Media.objects.filter(owner=owner).values_list("pk", "kind", "upload_id")
+    ]
+    if owned:
+        transaction.on_commit(lambda: _owner_media_remove_later(owned))
+
+
+def _owner_media_remove_later(owned: list[OwnedMedia]) -> None:
+    batch = settings.USER_PURGE_BATCH
+    if len(owned) <= batch:
+        owned_media_remove(owned=owned)
+        return
+    queue = django_rq.get_queue("default", commit_mode="auto")
+    for start in range(0, len(owned), batch):
+        part = owned[start : start + batch]
+        try:
+            queue.enqueue(
+                owned_media_remove,
+                owned=part,
+                retry=Retry(max=settings.JOB_MAX_RETRIES, interval=settings.JOB_RETRY_INTERVALS),
+                description=f"remove the objects of {len(part)} media of a deleted user",
+            )
+        except RedisError:
+            log.warning("Redis does not answer: removing the objects of %d media inline", len(part))
+            owned_media_remove(owned=part)
+
+
+def owned_media_remove(*, owned: list[OwnedMedia]) -> int:
+    """The objects of media whose rows are gone: their waiting jobs dropped (a running one stops at its next
+    step and removes what it wrote), multipart uploads aborted, then every object. Safe to run twice; an
+    RQ job for large accounts. Returns how many media it cleared."""
+    for media_id, kind, upload_id in owned:
+        jobs.cancel(media_id, kind)
+        gone = Media(id=media_id, kind=kind)
+        if upload_id:
+            storage.multipart_abort(gone.temp_key, upload_id)
+        moves.remove_all(gone)
+    return len(owned)
