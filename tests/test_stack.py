@@ -108,6 +108,8 @@ def test_docker_compose_file_is_valid() -> None:
         "AWS_SECRET_ACCESS_KEY": "x",
         "REDIS_PASSWORD": "x",
         "METRICS_TOKEN": "x",
+        "ALERT_WEBHOOK_URL": "https://hooks.slack.com/services/x",
+        "GRAFANA_ADMIN_PASSWORD": "x",
     }
     result = subprocess.run(
         ["docker-compose", "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
@@ -119,3 +121,4 @@ def test_docker_compose_file_is_valid() -> None:
     assert {"postgres", "redis", "seaweedfs", "clamav", "web", "image-worker", "video-worker", "scheduler"} <= set(
         services
     )
+    assert {"prometheus", "alertmanager", "grafana"} <= set(services)

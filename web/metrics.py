@@ -31,6 +31,7 @@ from media.models import Kind, Media, Status
 from web import health
 
 RECENT = 200  # finished media per kind whose durations make the quantiles
+FINAL = (Status.READY, Status.FAILED, Status.REJECTED)  # the statuses a processed media ends in
 
 
 class MediahubCollector:
@@ -61,8 +62,10 @@ class MediahubCollector:
         )
         since = timezone.now() - timedelta(hours=1)
         rows = Media.objects.filter(finished_at__gte=since).values("status", "kind").annotate(n=Count("id"))
-        for row in rows:
-            recent.add_metric([row["status"], row["kind"]], row["n"])
+        finished = {(row["status"], row["kind"]): row["n"] for row in rows}
+        for status in FINAL:  # zeros too, so a rate or an alert always has a series to read
+            for kind in Kind.values:
+                recent.add_metric([status, kind], finished.get((status, kind), 0))
         yield recent
 
     def _uploads(self) -> Iterator[Metric]:
