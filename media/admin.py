@@ -1,6 +1,6 @@
 """The moderators' view: every media with its previews, errors and stored objects, and the
 actions they need (retry FAILED media, delete with every stored object).
-Queues and jobs: the "Django RQ" dashboard in the admin."""
+Queues and jobs: /admin/queues/ (web/queues_admin.py)."""
 
 from __future__ import annotations
 
@@ -175,5 +175,5 @@ class MediaAdmin(admin.ModelAdmin):
         return actions
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        extra_context = {**(extra_context or {}), "queues_url": reverse("admin:django_rq_home")}
+        extra_context = {**(extra_context or {}), "queues_url": reverse("admin-queues")}
         return super().changelist_view(request, extra_context)

@@ -61,12 +61,11 @@ class MediahubWorker(SimpleWorker):
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         """rq's dequeue, over the queues that are not paused, waiting at most PAUSE_POLL_SECONDS at a time
-        so a pause or resume is seen soon. Burst mode (`timeout` None) looks once and returns."""
+        so a pause, a resume or a stop request is seen soon. Burst mode (`timeout` None) looks once."""
         idle_since = time.monotonic()
-        while True:
-            paused = queue_control.paused_names(self.connection)
+        while not self._stop_requested:  # a stop asked for while rq still thought the worker busy
             listening = self._ordered_queues
-            active = [q for q in listening if q.name not in paused]
+            active = [q for q in listening if q.name not in queue_control.paused_names(self.connection)]
             result = None
             if active:
                 self._ordered_queues = active
@@ -75,6 +74,7 @@ class MediahubWorker(SimpleWorker):
                     result = super().dequeue_job_and_maintain_ttl(None if timeout is None else wait, wait)
                 finally:
                     self._ordered_queues = listening  # priority order, as the queues were given
+                result = self.unless_paused(result)
             else:
                 self.heartbeat()
                 self.set_state(WorkerStatus.IDLE)
@@ -84,6 +84,14 @@ class MediahubWorker(SimpleWorker):
                 return result
             if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
                 return None
+        return None
+
+    def unless_paused(self, result: tuple[Job, Queue] | None) -> tuple[Job, Queue] | None:
+        """A job taken from a queue paused while this worker waited on it goes back to the queue's front."""
+        if result is not None and result[1].name in queue_control.paused_names(self.connection):
+            result[1].push_job_id(result[0].id, at_front=True)
+            return None
+        return result
 
 
 def peak_memory_mb() -> float:

@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 def images_queue() -> Iterator[object]:
     queue = django_rq.get_queue("images")
     clear_queue(queue)
+    queue_control.queue_resume(name="images")
     yield queue
     queue_control.queue_resume(name="images")
     clear_queue(queue)
