@@ -315,22 +315,16 @@ def run() -> int:
 
 def worker(args: list[str]) -> int:
     """`rqworker <args>`, started again each time it recycles (exits with EXIT_RECYCLE); any other exit
-    ends this loop with its code. SIGINT and SIGTERM are passed on to the running worker, which finishes
-    its job and exits."""
+    ends this loop with its code. The worker shares this process group: a stop signal to the group (as
+    honcho and `stop_pid` send) reaches it directly, it finishes its job and exits, and no new one starts."""
     from media.worker import EXIT_RECYCLE
 
     command = [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", *args]
     stopping: list[int] = []
-
-    def pass_on(signum: int, frame: object) -> None:
-        stopping.append(signum)
-        proc.send_signal(signum)
-
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, pass_on)
+        signal.signal(signum, lambda signum, frame: stopping.append(signum))
     while True:
-        proc = subprocess.Popen(command, cwd=BASE_DIR)
-        code = proc.wait()
+        code = subprocess.call(command, cwd=BASE_DIR)
         if code != EXIT_RECYCLE or stopping:
             return code
         print("worker recycled; starting a fresh one", flush=True)

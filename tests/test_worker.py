@@ -3,6 +3,8 @@ jobs wait while its workers take no new ones."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -68,11 +70,12 @@ def test_worker_recycles_mid_batch_and_every_media_is_ready(api, images_queue) -
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # stopped as honcho and devstack stop it: SIGTERM to the process group
     )
     try:
         done = wait_for(lambda: Media.objects.filter(pk__in=ids, status=Status.READY).count() == len(ids))
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
     assert done, output[-3000:]
     assert output.count("worker recycled; starting a fresh one") == 2, output[-3000:]  # after jobs 2 and 4
