@@ -85,18 +85,28 @@ def test_worker_recycles_mid_batch_and_every_media_is_ready(api, images_queue) -
     assert Worker.count(queue=images_queue) == 0  # every recycled worker deregistered
 
 
-def test_a_worker_alone_exits_with_the_recycle_code(api, images_queue) -> None:
-    queue_images(api, 1)
+@pytest.mark.parametrize(
+    ("limits", "reason"),
+    [
+        ({"WORKER_MAX_JOBS": "1"}, "recycling (1 jobs done)"),
+        ({"WORKER_MAX_JOBS": "0", "WORKER_MAX_MEMORY_MB": "1"}, "recycling (memory peaked at"),
+    ],
+)
+def test_a_worker_alone_exits_with_the_recycle_code(api, images_queue, limits, reason) -> None:
+    ids = queue_images(api, 2)
     result = subprocess.run(
         [sys.executable, "manage.py", "rqworker", "images"],
         cwd=ROOT,
-        env=child_env(WORKER_MAX_JOBS="1"),
+        env=child_env(**limits),
         capture_output=True,
         text=True,
         timeout=90,
     )
     assert result.returncode == EXIT_RECYCLE, result.stderr[-3000:]
-    assert "recycling (1 jobs done)" in result.stderr
+    assert reason in result.stderr
+    # it finished the job in hand and took no other: the second waits for the next worker
+    assert Media.objects.filter(pk__in=ids, status=Status.READY).count() == 1
+    assert images_queue.count == 1
 
 
 def test_paused_queue_keeps_its_jobs_until_resumed(api, images_queue) -> None:
