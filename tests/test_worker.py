@@ -59,6 +59,8 @@ def wait_for(condition, timeout: float = 90.0, step: float = 0.3) -> bool:
 
 
 def test_worker_recycles_mid_batch_and_every_media_is_ready(api, images_queue) -> None:
+    # registrations of workers killed without leaving (by an earlier run) linger until their TTL
+    earlier = {worker.name for worker in Worker.all(queue=images_queue)}
     ids = queue_images(api, 5)
     assert images_queue.count == 5
     # devstack's supervised worker, as `make run` starts it: each worker takes 2 jobs, then exits 75
@@ -82,7 +84,7 @@ def test_worker_recycles_mid_batch_and_every_media_is_ready(api, images_queue) -
     assert proc.returncode == 0, output[-3000:]  # SIGTERM: the worker left cleanly, no recycle code
     assert images_queue.count == 0
     assert images_queue.failed_job_registry.count == 0
-    assert Worker.count(queue=images_queue) == 0  # every recycled worker deregistered
+    assert {w.name for w in Worker.all(queue=images_queue)} <= earlier  # every recycled worker deregistered
 
 
 @pytest.mark.parametrize(
@@ -119,7 +121,7 @@ def test_paused_queue_keeps_its_jobs_until_resumed(api, images_queue) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert wait_for(lambda: Worker.count(queue=images_queue) == 1, timeout=30)
+        assert wait_for(lambda: Worker.count(queue=images_queue) >= 1, timeout=30)
         ids = queue_images(api, 2)
         time.sleep(3 * 2)  # several dequeue rounds of the worker
         assert images_queue.count == 2
