@@ -234,8 +234,11 @@ def owner_media_forget(*, owner: AbstractBaseUser) -> None:
 def _owner_media_remove_later(owned: list[OwnedMedia]) -> None:
     batch = settings.USER_PURGE_BATCH
     if len(owned) <= batch:
-        owned_media_remove(owned=owned)
-        return
+        try:
+            owned_media_remove(owned=owned)
+            return
+        except Exception:  # the user is already gone: a job retries what the store refused now
+            log.warning("could not remove the objects of a deleted user's media; queued instead", exc_info=True)
     queue = django_rq.get_queue("default", commit_mode="auto")
     for start in range(0, len(owned), batch):
         part = owned[start : start + batch]
@@ -246,7 +249,7 @@ def _owner_media_remove_later(owned: list[OwnedMedia]) -> None:
                 retry=Retry(max=settings.JOB_MAX_RETRIES, interval=settings.JOB_RETRY_INTERVALS),
                 description=f"remove the objects of {len(part)} media of a deleted user",
             )
-        except RedisError:
+        except RedisError:  # neither a job nor (maybe) the store: `manage.py purge_orphans` finds them later
             log.warning("Redis does not answer: removing the objects of %d media inline", len(part))
             owned_media_remove(owned=part)
 
