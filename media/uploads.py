@@ -249,9 +249,12 @@ def _owner_media_remove_later(owned: list[OwnedMedia]) -> None:
                 retry=Retry(max=settings.JOB_MAX_RETRIES, interval=settings.JOB_RETRY_INTERVALS),
                 description=f"remove the objects of {len(part)} media of a deleted user",
             )
-        except RedisError:  # neither a job nor (maybe) the store: `manage.py purge_orphans` finds them later
+        except RedisError:
             log.warning("Redis does not answer: removing the objects of %d media inline", len(part))
-            owned_media_remove(owned=part)
+            try:
+                owned_media_remove(owned=part)
+            except Exception:  # nothing more to try now: `manage.py purge_orphans` finds them later
+                log.error("could not remove the objects of %d media of a deleted user", len(part), exc_info=True)
 
 
 def owned_media_remove(*, owned: list[OwnedMedia]) -> int:
