@@ -130,12 +130,30 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Throttle counters and other cache entries are shared by every web process.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 
+# The channel layer's Redis connections, with their timeouts set here and nowhere else: a read must outlast
+# the layer's longest blocking read (channels-redis's BZPOPMIN waits up to 5 s), or every idle WebSocket
+# fails with redis' TimeoutError; keepalive and a health check notice a Redis that went away.
+CHANNEL_REDIS_SOCKET_TIMEOUT = env.float("CHANNEL_REDIS_SOCKET_TIMEOUT", default=30.0)  # seconds
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="mediahub")},
+        "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="channels_redis.core.RedisChannelLayer"),
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": CHANNEL_REDIS_SOCKET_TIMEOUT,
+                    "socket_connect_timeout": 5,
+                    "socket_keepalive": True,
+                    "health_check_interval": 15,
+                    "retry_on_timeout": True,
+                }
+            ],
+            "prefix": env.str("CHANNEL_PREFIX", default="mediahub"),
+        },
     }
 }
+# The server pings each open WebSocket this often, so proxies and NATs see traffic on an idle one.
+WS_PING_SECONDS = env.float("WS_PING_SECONDS", default=20.0)
 
 # An open WebSocket's credential is checked again this often (revocations also close it at once).
 WS_AUTH_RECHECK_SECONDS = env.float("WS_AUTH_RECHECK_SECONDS", default=60.0)
@@ -163,8 +181,17 @@ RQ = {
     # Pillow and rebuilds the S3 client in every child (bench/jobqueue.py: 624 -> 259 ms CPU per 1 MP
     # image). Timeouts still work (SIGALRM), ffmpeg runs in its own process, and image decoding is
     # bounded by the header checks.
-    "WORKER_CLASS": env.str("RQ_WORKER_CLASS", default="rq.worker.SimpleWorker"),
+    "WORKER_CLASS": env.str("RQ_WORKER_CLASS", default="media.worker.MediahubWorker"),
 }
+# Stalled jobs (media/worker.py, media/maintenance.py): a worker writes a heartbeat this often, and is dead
+# once it is this many seconds old; the job it held is queued again by the next maintenance run.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=5.0)
+WORKER_HEARTBEAT_TTL = env.int("WORKER_HEARTBEAT_TTL", default=20)
+STALLED_CHECK_SECONDS = env.int("STALLED_CHECK_SECONDS", default=30)  # how often maintenance looks
+# A media whose worker died in this many runs is FAILED: it may be what kills its worker (memory, say).
+STALLED_MAX_ATTEMPTS = env.int("STALLED_MAX_ATTEMPTS", default=5)
+# The owner or an operator may retry a media that has shown no progress in PROCESSING for this long.
+STUCK_RETRY_AFTER_MINUTES = env.int("STUCK_RETRY_AFTER_MINUTES", default=15)
 
 # --- Object storage (any S3 API) -----------------------------------------------
 AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="mediahub-dev")
