@@ -11,4 +11,5 @@ from media import maintenance
 
 cron.register(maintenance.expire_pending, queue_name="default", cron="*/10 * * * *")
 cron.register(maintenance.resume_stalled, queue_name="default", interval=settings.STALLED_CHECK_SECONDS)
+cron.register(maintenance.sweep_spool, queue_name="default", interval=settings.STALLED_CHECK_SECONDS)
 cron.register(maintenance.purge_old, queue_name="default", cron="17 3 * * *")

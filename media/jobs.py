@@ -5,7 +5,10 @@ job id is derived from the media id, so a media is never queued twice. Bad
 input (`Rejected`) ends the media REJECTED and the job succeeds: nothing to
 retry. Any other exception fails the job; RQ retries it with backoff
 (JOB_RETRY_INTERVALS), and when no retry is left, the failure callback marks
-the media FAILED with the full text kept for moderators.
+the media FAILED with the full text kept for moderators. An outage of a
+dependency (clamd, the store, disk or memory: media.dependencies) uses up no
+retry: the media waits in PROCESSING and maintenance resumes it once the
+dependency is back.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.timeouts import JobTimeoutException
 
-from media import actions, lifecycle, pipeline
+from media import actions, dependencies, lifecycle, pipeline
 from media.models import Kind, Media, Status
 from processing.errors import GiveUp, Rejected, Superseded
 
@@ -85,6 +88,17 @@ def enqueue_now(media_id: object, kind: str, *, fill: bool = False) -> bool:
         return False
 
 
+def requeue_orphan(media_id: object, kind: str) -> bool:
+    """Queue a media again whose started job nobody runs any more (its worker died): the job's record goes
+    from the started registry, then a fresh job is queued under the same id."""
+    queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
+    with contextlib.suppress(NoSuchJobError):
+        orphan = Job.fetch(job_id(media_id), connection=queue.connection)
+        queue.started_job_registry.remove(orphan)
+        orphan.delete()
+    return enqueue_now(media_id, kind)
+
+
 def cancel(media_id: object, kind: str) -> None:
     """Drop a waiting job of a media being deleted (a running one stops at its next step)."""
     queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
@@ -94,6 +108,16 @@ def cancel(media_id: object, kind: str) -> None:
 
 def process_media(media_id: str) -> str:
     """The RQ job: run the media's pipeline once. Safe to run twice, or for a media no longer PROCESSING."""
+    try:
+        return _run(media_id)
+    except Exception as exc:
+        if (dependency := dependencies.waiting_on(exc)) is None:
+            raise
+        dependencies.wait_for(media_id, dependency, exc)
+        return f"waiting for {dependency.name}"
+
+
+def _run(media_id: str) -> str:
     media = lifecycle.begin_attempt(media_id)
     if media is None:
         return "skipped: not PROCESSING"
@@ -144,9 +168,13 @@ def on_job_failure(
 
 def run_inline(media: Media) -> str:
     """The inline path of confirm. On a transient failure the media stays PROCESSING, a retrying
-    job is queued, and the exception is raised for the caller to report."""
+    job is queued (or, for a dependency's outage, maintenance resumes it once the dependency is back),
+    and the exception is raised for the caller to report."""
     try:
-        return process_media(str(media.id))
-    except Exception:
-        enqueue_now(media.id, media.kind)
+        return _run(str(media.id))
+    except Exception as exc:
+        if (dependency := dependencies.waiting_on(exc)) is not None:
+            dependencies.wait_for(media.id, dependency, exc)
+        else:
+            enqueue_now(media.id, media.kind)
         raise

@@ -90,20 +90,30 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def sweep_dead() -> list[Path]:
-    """Remove the folders of this host's processes that are gone (killed mid-job); returns them.
-    Folders of other hosts are theirs to sweep."""
+def dead_folders() -> list[Path]:
+    """The folders of this host's processes that are gone (killed mid-job); other hosts sweep their own."""
     root = Path(settings.SPOOL_DIR)
     if not root.is_dir():
         return []
     host = socket.gethostname()
-    removed = []
+    found = []
     for entry in root.iterdir():
         owner, _, pid = entry.name.rpartition("-")
         if entry.is_dir() and owner == host and pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(entry, ignore_errors=True)  # another sweeper may remove it first
-            removed.append(entry)
-    return removed
+            found.append(entry)
+    return found
+
+
+def remove(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)  # another sweeper may remove it first
+
+
+def sweep_dead() -> list[Path]:
+    """Remove the folders of this host's dead processes; returns them."""
+    found = dead_folders()
+    for folder in found:
+        remove(folder)
+    return found
 
 
 def _sweep_old(path: Path) -> None:

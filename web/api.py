@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -240,7 +241,7 @@ class MediaRetryApi(APIView):
     @extend_schema(
         request=None,
         responses={202: MediaOutput, 404: ErrorResponse, 409: MediaOutput},
-        summary="Retry a FAILED media",
+        summary="Retry a FAILED media, or one stuck in PROCESSING",
     )
     def post(self, request: Request, pk: Any) -> Response:
         media = _own(request, pk)
@@ -248,7 +249,10 @@ class MediaRetryApi(APIView):
         if retried is None:
             media.refresh_from_db()
             body = MediaOutput(media, context={"request": request}).data
-            message = f"Only FAILED media can be retried; this one is {media.status}."
+            message = (
+                f"Only FAILED media, or PROCESSING ones without progress for {settings.STUCK_RETRY_AFTER_MINUTES}"
+                f" minutes, can be retried; this one is {media.status}."
+            )
             body["error"] = {"code": ErrorCode.NOT_FAILED, "message": message}
             return Response(body, status=status.HTTP_409_CONFLICT)
         return Response(MediaOutput(retried, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
