@@ -5,10 +5,10 @@ job id is derived from the media id, so a media is never queued twice. Bad
 input (`Rejected`) ends the media REJECTED and the job succeeds: nothing to
 retry. Any other exception fails the job; RQ retries it with backoff
 (JOB_RETRY_INTERVALS), and when no retry is left, the failure callback marks
-the media FAILED with the full text kept for moderators. An outage of a
-dependency (clamd, the store, disk or memory: media.dependencies) uses up no
-retry: the media waits in PROCESSING and maintenance resumes it once the
-dependency is back.
+the media FAILED with the full text kept for moderators, unless the last
+failure was a dependency's outage (clamd, the store, disk or memory:
+media.dependencies): then the media waits in PROCESSING and maintenance
+resumes it once the dependency is back, however long that takes.
 """
 
 from __future__ import annotations
@@ -108,16 +108,6 @@ def cancel(media_id: object, kind: str) -> None:
 
 def process_media(media_id: str) -> str:
     """The RQ job: run the media's pipeline once. Safe to run twice, or for a media no longer PROCESSING."""
-    try:
-        return _run(media_id)
-    except Exception as exc:
-        if (dependency := dependencies.waiting_on(exc)) is None:
-            raise
-        dependencies.wait_for(media_id, dependency, exc)
-        return f"waiting for {dependency.name}"
-
-
-def _run(media_id: str) -> str:
     media = lifecycle.begin_attempt(media_id)
     if media is None:
         return "skipped: not PROCESSING"
@@ -157,6 +147,9 @@ def on_job_failure(
         # the reason of each attempt that is retried lives only here: RQ records the last failure alone
         log.warning("media %s: attempt failed (%s: %s), will retry", media_id, exc_type.__name__, exc)
         return
+    if (dependency := dependencies.waiting_on(exc)) is not None:  # no FAILED for an outage: it waits
+        dependencies.wait_for(media_id, dependency, exc)
+        return
     detail = "".join(traceback.format_exception(exc_type, exc, tb)) if tb else f"{exc_type.__name__}: {exc}"
     # our own transient errors (ffmpeg's, say) carry a short readable message and the full text
     reason = exc.message.strip() if isinstance(getattr(exc, "message", None), str) else ""
@@ -168,13 +161,9 @@ def on_job_failure(
 
 def run_inline(media: Media) -> str:
     """The inline path of confirm. On a transient failure the media stays PROCESSING, a retrying
-    job is queued (or, for a dependency's outage, maintenance resumes it once the dependency is back),
-    and the exception is raised for the caller to report."""
+    job is queued, and the exception is raised for the caller to report."""
     try:
-        return _run(str(media.id))
-    except Exception as exc:
-        if (dependency := dependencies.waiting_on(exc)) is not None:
-            dependencies.wait_for(media.id, dependency, exc)
-        else:
-            enqueue_now(media.id, media.kind)
+        return process_media(str(media.id))
+    except Exception:
+        enqueue_now(media.id, media.kind)
         raise

@@ -106,7 +106,7 @@ def resume_stalled(
             continue
         if status in LIVE:
             continue
-        if status == JobStatus.FAILED:
+        if status == JobStatus.FAILED and media.error_code not in dependencies.BY_CODE:  # else it waits
             report.add("fail", media.id)
             if not dry_run:
                 actions.media_fail(media_id=media.id)

@@ -170,7 +170,8 @@ def media_confirm(*, media: Media) -> Confirmation:
     try:
         jobs.run_inline(claimed)
     except Exception as exc:
-        if (dependency := dependencies.waiting_on(exc)) is not None:  # it waits; maintenance resumes it
+        if (dependency := dependencies.waiting_on(exc)) is not None:  # a retry is queued; it waits for that
+            dependencies.wait_for(media.id, dependency, exc)
             return Confirmation(
                 Media.objects.get(pk=media.id), UploadError(dependency.code, dependency.message), unavailable=True
             )

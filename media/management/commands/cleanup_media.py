@@ -6,7 +6,8 @@ from media import maintenance
 class Command(BaseCommand):
     help = (
         "Expire unconfirmed uploads (aborting their multipart uploads, and any multipart upload no waiting media "
-        "holds), requeue media whose job was lost or whose worker died, sweep dead workers' spool folders, and purge old rejected/expired media and stray temp/ objects. "
+        "holds), requeue media whose job was lost or whose worker died, "
+        "sweep dead workers' spool folders, and purge old rejected/expired media and stray temp/ objects. "
         "Changes nothing unless --for-real is given."
     )
 
