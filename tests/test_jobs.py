@@ -8,7 +8,7 @@ import time
 
 import django_rq
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from PIL import Image
 from rq import SimpleWorker
 
@@ -81,8 +81,9 @@ def test_a_transient_storage_failure_is_retried_then_succeeds(api, image_queue, 
 def test_exhausted_retries_end_failed_and_keep_the_upload(api, image_queue, settings, monkeypatch) -> None:
     media_id = confirmed_image(api, jpeg())
 
-    def broken_upload(*args, **kwargs):  # fault injection: the store refuses every write
-        raise EndpointConnectionError(endpoint_url="http://s3.invalid")
+    def broken_upload(*args, **kwargs):  # fault injection: the store refuses every write (an outage would wait)
+        error = {"Error": {"Code": "AccessDenied", "Message": "denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+        raise ClientError(error, "PutObject")
 
     monkeypatch.setattr(storage, "upload", broken_upload)
     work(image_queue)
@@ -92,7 +93,7 @@ def test_exhausted_retries_end_failed_and_keep_the_upload(api, image_queue, sett
         "code": "processing_failed",
         "message": "Processing failed after several attempts; an operator can retry it.",
     }
-    assert "EndpointConnectionError" in media.error_detail
+    assert "AccessDenied" in media.error_detail
     assert media.attempts == 1 + settings.JOB_MAX_RETRIES
     assert spool_is_empty(settings)
     # nothing accepted is lost: the bytes wait in temp/ or permanent/ for a retry
