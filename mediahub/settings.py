@@ -145,15 +145,12 @@ CHANNEL_LAYERS = {
                     "socket_connect_timeout": 5,
                     "socket_keepalive": True,
                     "health_check_interval": 15,
-                    "retry_on_timeout": True,
                 }
             ],
             "prefix": env.str("CHANNEL_PREFIX", default="mediahub"),
         },
     }
 }
-# The server pings each open WebSocket this often, so proxies and NATs see traffic on an idle one.
-WS_PING_SECONDS = env.float("WS_PING_SECONDS", default=20.0)
 
 # An open WebSocket's credential is checked again this often (revocations also close it at once).
 WS_AUTH_RECHECK_SECONDS = env.float("WS_AUTH_RECHECK_SECONDS", default=60.0)
@@ -331,6 +328,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "web.api.exception_handler",
+    # DRF's parsers, with JSON nested past Python's recursion limit refused as a parse error (400), not a 500
+    "DEFAULT_PARSER_CLASSES": [
+        "web.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "NUM_PROXIES": NUM_PROXIES,  # throttles take the client address from the proxy count, never a raw header
     "DEFAULT_THROTTLE_RATES": {
         "media_create": env.str("THROTTLE_MEDIA_CREATE", default="600/minute"),

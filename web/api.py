@@ -7,7 +7,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponse
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import bad_request as django_bad_request
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from redis.exceptions import RedisError
 from rest_framework import status
@@ -42,9 +45,22 @@ from web.serializers import (
 log = logging.getLogger(__name__)
 
 
+def unavailable(code: ErrorCode, message: str) -> Response:
+    """The one answer to an outage of a service the request needs: 503, try again in a while."""
+    return Response(
+        {"error": {"code": code, "message": message}},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+RETRY_AFTER_SECONDS = 30
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every error answer has one shape: {"error": {"code", "message"[, "field"]}}, and for
-    invalid input also "fields": every message per field."""
+    invalid input also "fields": every message per field. Outages of Redis, the store or the
+    database answer 503 with Retry-After."""
     if isinstance(exc, UploadError):
         if not exc.field:  # a conflict with the media's state, not a field's fault
             return Response({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
@@ -55,22 +71,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = PermissionDenied()
+    path = context.get("request") and context["request"].path
     if isinstance(exc, RedisError):
-        log.warning("Redis failed during %s", context.get("request") and context["request"].path, exc_info=True)
-        error = {
-            "code": ErrorCode.QUEUE_UNAVAILABLE,
-            "message": "The service is busy right now; please try again shortly.",
-        }
-        return Response({"error": error}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
+        log.warning("Redis failed during %s", path, exc_info=True)
+        return unavailable(ErrorCode.QUEUE_UNAVAILABLE, "The service is busy right now; please try again shortly.")
     if isinstance(exc, storage.UNAVAILABLE):
-        log.warning(
-            "object storage failed during %s", context.get("request") and context["request"].path, exc_info=True
+        log.warning("object storage failed during %s", path, exc_info=True)
+        return unavailable(
+            ErrorCode.STORAGE_UNAVAILABLE, "File storage is not available right now; please try again shortly."
         )
-        error = {
-            "code": ErrorCode.STORAGE_UNAVAILABLE,
-            "message": "File storage is not available right now; please try again shortly.",
-        }
-        return Response({"error": error}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
+    if isinstance(exc, OperationalError | InterfaceError):  # unreachable, restarting, "too many clients"
+        log.warning("the database failed during %s", path, exc_info=True)
+        return unavailable(
+            ErrorCode.DATABASE_UNAVAILABLE, "The database is not available right now; please try again shortly."
+        )
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, APIException):
         return response
@@ -85,6 +99,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         codes = exc.get_codes()
         response.data = {"error": {"code": codes if isinstance(codes, str) else "invalid", "message": str(exc.detail)}}
     return response
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400 (`handler400`), for what fails before a view runs: a body over DATA_UPLOAD_MAX_MEMORY_SIZE
+    answers 413, and anything under /api/ gets the API's JSON error shape instead of an HTML page."""
+    if isinstance(exception, RequestDataTooBig):
+        error = {"code": ErrorCode.REQUEST_TOO_LARGE, "message": "The request body is too large."}
+        return JsonResponse({"error": error}, status=413)
+    if request.path.startswith("/api/"):
+        error = {"code": ErrorCode.INVALID, "message": "The request could not be read."}
+        return JsonResponse({"error": error}, status=400)
+    return django_bad_request(request, exception)
 
 
 def _leaves(detail: Any) -> list[Any]:
