@@ -229,7 +229,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         while time.monotonic() < deadline:
             assert proc.poll() is None, "the stack exited"
             try:
-                answer = requests.post(BASE + "/api/auth/token/", data={"username": "demo", "password": "demo"}, timeout=5)
+                answer = requests.post(
+                    BASE + "/api/auth/token/", data={"username": "demo", "password": "demo"}, timeout=5
+                )
                 if answer.status_code == 200:
                     stack.token = answer.json()["token"]
                     break
