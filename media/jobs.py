@@ -94,7 +94,7 @@ def requeue_orphan(media_id: object, kind: str) -> bool:
     queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
     with contextlib.suppress(NoSuchJobError):
         orphan = Job.fetch(job_id(media_id), connection=queue.connection)
-        queue.started_job_registry.remove(orphan)
+        queue.started_job_registry.remove_executions(orphan)
         orphan.delete()
     return enqueue_now(media_id, kind)
 
