@@ -53,6 +53,7 @@ class ErrorCode(StrEnum):
     PARSE_ERROR = "parse_error"
     NOT_AUTHENTICATED = "not_authenticated"
     AUTHENTICATION_FAILED = "authentication_failed"
+    AUTHORIZATION = "authorization"  # POST /api/auth/token/ with wrong credentials
     PERMISSION_DENIED = "permission_denied"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"

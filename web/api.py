@@ -11,9 +11,9 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request as django_bad_request
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from redis.exceptions import RedisError
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -134,6 +134,16 @@ class ScopedThrottle(ScopedRateThrottle):
             return True
 
 
+@extend_schema_view(
+    post=extend_schema(
+        responses={
+            200: inline_serializer("TokenOutput", {"token": serializers.CharField()}),
+            400: ErrorResponse,
+            429: ErrorResponse,
+        },
+        summary="Exchange a username and password for an API token",
+    )
+)
 class TokenApi(ObtainAuthToken):
     """POST username and password, get {"token"}; throttled per client address against guessing, and
     locked per account and address like the login forms (web/login_guard.py)."""
@@ -181,6 +191,8 @@ class ThrottledPost:
 
 
 class MediaListCreateApi(ThrottledPost, APIView):
+    pagination_class = MediaPagination  # the schema shows the list's pages as they are sent
+
     @extend_schema(
         request=MediaCreateInput,
         responses={201: MediaCreatedOutput, 400: ErrorResponse, 429: ErrorResponse},
@@ -195,7 +207,7 @@ class MediaListCreateApi(ThrottledPost, APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("status", enum=Status.values), OpenApiParameter("kind")],
-        responses={200: MediaOutput(many=True), 400: ErrorResponse},
+        responses={200: MediaOutput(many=True), 400: ErrorResponse, 404: ErrorResponse},  # 404: past the last page
         summary="The user's media, newest first",
     )
     def get(self, request: Request) -> Response:
@@ -203,7 +215,7 @@ class MediaListCreateApi(ThrottledPost, APIView):
         filters.is_valid(raise_exception=True)
         queryset = Media.objects.filter(owner=request.user, **filters.validated_data).order_by("-created_at")
         queryset = queryset.prefetch_related("outputs")  # every media's URLs
-        paginator = MediaPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(MediaOutput(page, many=True, context={"request": request}).data)
 
