@@ -346,3 +346,43 @@ def test_redis_killed_and_restarted_under_load(stack: Stack) -> None:
     counts = _print_counts("Redis killed and restarted under load", stack, confirmed, timeout=150)
     assert counts["stuck"] == 0 and counts["lost"] == 0 and counts["FAILED"] == 0
     assert stack.programs() == before  # no process of `make run` exited: the same pids
+
+
+def _outage(stack: Stack, name: str, seconds: float, label: str, sig: signal.Signals = signal.SIGTERM) -> None:
+    """Submit work, stop `name` for `seconds` (confirms meanwhile too), start it again, then count."""
+    documents = samples.document_samples()
+    confirmed: list[str] = []
+    for n in range(3):
+        media_id, answer = stack.submit(f"photo-{n}.jpg", "image/jpeg", _jpeg(1200, 900))
+        assert answer.status_code == 202, answer.text
+        confirmed.append(media_id)
+    stack.kill(name, sig)
+    stopped_at = time.monotonic()
+    for sample in documents[:2]:  # confirms while it is down: a 503 that says what will happen, or waiting
+        try:
+            media_id, answer = stack.submit(sample.filename, sample.content_type, sample.body)
+        except AssertionError:
+            continue  # the store is down: no upload URL can be used, nothing was confirmed
+        assert answer.status_code in (200, 202, 503), answer.text
+        if answer.status_code == 503:
+            assert int(answer.headers["Retry-After"]) > 0
+            print(f"confirm while {name} is down: 503 {answer.json()['error']}")
+        if stack.media(media_id)["status"] != "PENDING":
+            confirmed.append(media_id)
+    time.sleep(max(0.0, seconds - (time.monotonic() - stopped_at)))
+    waiting = [stack.media(media_id) for media_id in confirmed]
+    assert not [m for m in waiting if m["status"] == "FAILED"], "an outage made a media FAILED"
+    print(f"{name} down {time.monotonic() - stopped_at:.0f} s; meanwhile: {sorted(m['status'] for m in waiting)}")
+    stack.restart(name)
+    counts = _print_counts(label, stack, confirmed, timeout=180)
+    assert counts["stuck"] == 0 and counts["lost"] == 0 and counts["FAILED"] == 0
+    assert counts["READY"] == len(confirmed)
+
+
+def test_seaweedfs_stopped_during_processing(stack: Stack) -> None:
+    _outage(stack, "seaweedfs", 40, "SeaweedFS stopped for 40 s during processing")
+
+
+@pytest.mark.slow
+def test_clamd_down_for_ten_minutes(stack: Stack) -> None:
+    _outage(stack, "clamd", 600, "clamd down for 10 minutes")
