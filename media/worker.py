@@ -93,12 +93,17 @@ class MediahubWorker(SimpleWorker):
         threading.Thread(target=self._heartbeat_loop, name="mediahub-heartbeat", daemon=True).start()
 
     def _heartbeat_loop(self) -> None:
+        redis_was_away = False
         while self._beating.is_set():
             try:
                 self._beat()
-                self._restart_dead_scheduler()
+                if redis_was_away:
+                    self._restart_scheduler()
+                    redis_was_away = False
+                else:
+                    self._restart_dead_scheduler()
             except RedisError:
-                pass  # Redis is away; the main loop waits for it, this thread simply tries again
+                redis_was_away = True  # the main loop waits for Redis; this thread notices its return
             except Exception:
                 log.exception("worker %s: heartbeat failed", self.name)
             time.sleep(settings.WORKER_HEARTBEAT_SECONDS)
@@ -114,6 +119,20 @@ class MediahubWorker(SimpleWorker):
         process = scheduler._process
         if process is None or not process.is_alive():
             scheduler.acquire_locks(auto_start=True)  # another worker's scheduler may hold the locks: fine
+
+    def _restart_scheduler(self) -> None:
+        """After a Redis outage, a fresh retry scheduler: the old one may have died or hung on its connection,
+        and its locks (restored from Redis' append-only file) would keep any other out for a minute."""
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
+        process = scheduler._process
+        if process is not None and process.is_alive():
+            process.terminate()
+            process.join(5)
+        scheduler.release_locks()
+        scheduler.acquire_locks(auto_start=True)
+        log.warning("worker %s: retry scheduler restarted after the Redis outage", self.name)
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         # say which job this worker runs before rq marks it started, so a started job always has a beat
