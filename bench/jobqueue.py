@@ -29,7 +29,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-WORKER_CLASSES = {"forking Worker": "rq.worker.Worker", "SimpleWorker": "rq.worker.SimpleWorker"}
+WORKER_CLASSES = {
+    "forking Worker": "rq.worker.Worker",
+    "SimpleWorker": "rq.worker.SimpleWorker",
+    # the SimpleWorker with a heartbeat thread and Redis-outage handling (media/worker.py): `make run`'s
+    "MediahubWorker": "media.worker.MediahubWorker",
+}
 CLOCK = os.sysconf("SC_CLK_TCK")
 
 

@@ -141,11 +141,12 @@ class MediaAdmin(admin.ModelAdmin):
         # retrying is a change of state: the model's change permission (field edits stay disabled)
         return request.user.has_perm("media.change_media")
 
-    @admin.action(description="Retry the selected FAILED media", permissions=["retry"])
+    @admin.action(description="Retry the selected FAILED (or stuck PROCESSING) media", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Media]) -> None:
         retried = sum(uploads.media_retry(media=media) is not None for media in queryset)
         skipped = queryset.count() - retried
-        self.message_user(request, f"Queued {retried} for processing again; {skipped} were not FAILED.", messages.INFO)
+        message = f"Queued {retried} for processing again; {skipped} were neither FAILED nor stuck."
+        self.message_user(request, message, messages.INFO)
 
     @admin.action(description="Rebuild the stale renditions of the selected READY media", permissions=["retry"])
     def rebuild_stale(self, request: HttpRequest, queryset: QuerySet[Media]) -> None:

@@ -5,7 +5,10 @@ job id is derived from the media id, so a media is never queued twice. Bad
 input (`Rejected`) ends the media REJECTED and the job succeeds: nothing to
 retry. Any other exception fails the job; RQ retries it with backoff
 (JOB_RETRY_INTERVALS), and when no retry is left, the failure callback marks
-the media FAILED with the full text kept for moderators.
+the media FAILED with the full text kept for moderators, unless the last
+failure was a dependency's outage (clamd, the store, disk or memory:
+media.dependencies): then the media waits in PROCESSING and maintenance
+resumes it once the dependency is back, however long that takes.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.timeouts import JobTimeoutException
 
-from media import actions, lifecycle, pipeline
+from media import actions, dependencies, lifecycle, pipeline
 from media.models import Kind, Media, Status
 from processing.errors import GiveUp, Rejected, Superseded
 
@@ -85,6 +88,17 @@ def enqueue_now(media_id: object, kind: str, *, fill: bool = False) -> bool:
         return False
 
 
+def requeue_orphan(media_id: object, kind: str) -> bool:
+    """Queue a media again whose started job nobody runs any more (its worker died): the job's record goes
+    from the started registry, then a fresh job is queued under the same id."""
+    queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
+    with contextlib.suppress(NoSuchJobError):
+        orphan = Job.fetch(job_id(media_id), connection=queue.connection)
+        queue.started_job_registry.remove_executions(orphan)
+        orphan.delete()
+    return enqueue_now(media_id, kind)
+
+
 def cancel(media_id: object, kind: str) -> None:
     """Drop a waiting job of a media being deleted (a running one stops at its next step)."""
     queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
@@ -132,6 +146,9 @@ def on_job_failure(
     if job.should_retry:
         # the reason of each attempt that is retried lives only here: RQ records the last failure alone
         log.warning("media %s: attempt failed (%s: %s), will retry", media_id, exc_type.__name__, exc)
+        return
+    if (dependency := dependencies.waiting_on(exc)) is not None:  # no FAILED for an outage: it waits
+        dependencies.wait_for(media_id, dependency, exc)
         return
     detail = "".join(traceback.format_exception(exc_type, exc, tb)) if tb else f"{exc_type.__name__}: {exc}"
     # our own transient errors (ffmpeg's, say) carry a short readable message and the full text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -149,6 +150,19 @@ def begin_attempt(media_id: uuid.UUID | str) -> Media | None:
         attempts=F("attempts") + 1, processing_started_at=timezone.now(), updated_at=timezone.now()
     )
     return Media.objects.get(pk=media_id) if won else None
+
+
+def claim_stuck(media_id: uuid.UUID | str, *, stuck_since: datetime) -> Media | None:
+    """Claim a PROCESSING media that has shown no progress since `stuck_since`, for a retry; the update
+    of `updated_at` is the guard, so of two retries one wins. None when it is not stuck."""
+    won = Media.objects.filter(pk=media_id, status=Status.PROCESSING, updated_at__lt=stuck_since).update(
+        stage=Stage.QUEUED, error_code="", error_message="", error_detail="", updated_at=timezone.now()
+    )
+    if not won:
+        return None
+    media = Media.objects.get(pk=media_id)
+    transaction.on_commit(lambda: events.publish(media))
+    return media
 
 
 def set_progress(media_id: uuid.UUID | str, progress: int, stage: str) -> bool:

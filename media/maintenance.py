@@ -17,13 +17,15 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from media import actions, figures, jobs, storage, temp_sweep
+from media import actions, dependencies, figures, jobs, spool, storage, temp_sweep, worker
 from media.models import Media, Status
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+# A confirmed media's job is queued as its row commits: one without a job for this long lost it.
+STALLED_GRACE_SECONDS = 30
 
 
 @dataclass
@@ -79,32 +81,72 @@ def abort_stray_uploads(*, dry_run: bool = False, report: Report | None = None) 
 
 
 def resume_stalled(
-    *, older_than: timedelta = timedelta(minutes=5), dry_run: bool = False, report: Report | None = None
+    *, older_than: timedelta | None = None, dry_run: bool = False, report: Report | None = None
 ) -> Report:
-    """PROCESSING media whose job is gone (Redis was down at confirm, or lost its data) are queued
-    again; those whose job ended failed without the media being marked are marked FAILED."""
+    """PROCESSING media nobody works on are queued again, without waiting for any time limit:
+
+    - its job is gone (Redis was down at confirm, or lost its data), for longer than `older_than`;
+    - its job is started but its worker is dead (no heartbeat: killed, out of memory, the machine
+      rebooted): FAILED instead once it has been started STALLED_MAX_ATTEMPTS times, as it may be what
+      kills its worker;
+    - it waits for a dependency (media.dependencies) that is healthy again, however long it was down.
+
+    Those whose job ended failed without the media being marked are marked FAILED."""
     report, before = report or Report(), (report.counts() if report else {})
-    cutoff = timezone.now() - older_than
-    for media in Media.objects.filter(status=Status.PROCESSING, updated_at__lt=cutoff).only("id", "kind"):
+    cutoff = timezone.now() - (older_than if older_than is not None else timedelta(seconds=STALLED_GRACE_SECONDS))
+    healthy: dict[str, bool] = {}  # one probe per dependency per run
+    for media in Media.objects.filter(status=Status.PROCESSING, updated_at__lt=cutoff).only(
+        "id", "kind", "attempts", "error_code"
+    ):
         queue = django_rq.get_queue(jobs.QUEUE_OF[media.kind], commit_mode="auto")
         try:
-            status = Job.fetch(jobs.job_id(media.id), connection=queue.connection).get_status()
+            job: Job | None = Job.fetch(jobs.job_id(media.id), connection=queue.connection)
         except NoSuchJobError:
-            status = None
+            job = None
         except RedisError:
             log.warning("Redis does not answer; stalled media are resumed on a later run")
             return report
+        status = job.get_status() if job is not None else None
+        if status == JobStatus.STARTED:
+            if worker.job_is_running(queue.connection, job.worker_name, job.id):
+                continue
+            if media.attempts >= settings.STALLED_MAX_ATTEMPTS:
+                report.add("fail: its worker died in every attempt", media.id)
+                if not dry_run:
+                    reason = f"Its worker stopped (killed, or out of memory) in each of {media.attempts} attempts."
+                    actions.media_fail(media_id=media.id, reason=reason)
+                continue
+            report.add("requeue: its worker is dead", media.id)
+            if not dry_run:
+                jobs.requeue_orphan(media.id, media.kind)
+            continue
         if status in LIVE:
             continue
-        if status == JobStatus.FAILED:
+        if status == JobStatus.FAILED and media.error_code not in dependencies.BY_CODE:  # else it waits
             report.add("fail", media.id)
             if not dry_run:
                 actions.media_fail(media_id=media.id)
             continue
+        if (dependency := dependencies.BY_CODE.get(media.error_code)) is not None:
+            if dependency.name not in healthy:
+                healthy[dependency.name] = dependency.healthy()
+            if not healthy[dependency.name]:
+                report.add(f"wait for {dependency.name}", media.id)
+                continue
         report.add("requeue", media.id)
         if not dry_run:
             jobs.enqueue_now(media.id, media.kind)
     return _recorded("resume_stalled", report, before, dry_run=dry_run)
+
+
+def sweep_spool(*, dry_run: bool = False, report: Report | None = None) -> Report:
+    """The spool folders of this host's dead processes (a worker killed mid-job) are removed."""
+    report, before = report or Report(), (report.counts() if report else {})
+    for folder in spool.dead_folders():
+        report.add("sweep the spool of a dead process", folder.name)
+        if not dry_run:
+            spool.remove(folder)
+    return _recorded("sweep_spool", report, before, dry_run=dry_run)
 
 
 def purge_old(*, dry_run: bool = False, report: Report | None = None) -> Report:

@@ -1,7 +1,10 @@
 """Downloads into a spooled temporary file: in memory up to SPOOL_MAX_MEMORY, on disk past it.
 
 Whatever happens in the `with` block (an exception, a job timeout), the file
-and any on-disk copy are removed when it ends.
+and any on-disk copy are removed when it ends. SIGKILL and the OOM killer run no
+`finally`, so each process spools into a folder of its own, `<host>-<pid>`:
+once that process is gone, `sweep_dead` removes the folder (a worker does at
+start, maintenance every run).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hashlib
 import io
 import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -61,23 +65,65 @@ class Spooled:
 _swept: set[Path] = set()
 
 
+def _own_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 def _spool_dir() -> Path:
-    path = Path(settings.SPOOL_DIR)
+    """This process's own folder under SPOOL_DIR (its pid in the name: a forked child gets its own)."""
+    root = Path(settings.SPOOL_DIR)
+    path = root / _own_name()
     path.mkdir(parents=True, exist_ok=True)
-    if path not in _swept:
-        _sweep(path)
-        _swept.add(path)
+    if root not in _swept:
+        _sweep_old(root)
+        _swept.add(root)
     return path
 
 
-def _sweep(path: Path) -> None:
-    """Remove what a killed worker left behind (SIGKILL and OOM run no `finally`). Runs once per
-    process, on the host that spools; anything older than the longest job cannot be in use."""
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def dead_folders() -> list[Path]:
+    """The folders of this host's processes that are gone (killed mid-job); other hosts sweep their own."""
+    root = Path(settings.SPOOL_DIR)
+    if not root.is_dir():
+        return []
+    host = socket.gethostname()
+    found = []
+    for entry in root.iterdir():
+        owner, _, pid = entry.name.rpartition("-")
+        if entry.is_dir() and owner == host and pid.isdigit() and not _alive(int(pid)):
+            found.append(entry)
+    return found
+
+
+def remove(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)  # another sweeper may remove it first
+
+
+def sweep_dead() -> list[Path]:
+    """Remove the folders of this host's dead processes; returns them."""
+    found = dead_folders()
+    for folder in found:
+        remove(folder)
+    return found
+
+
+def _sweep_old(path: Path) -> None:
+    """Remove loose files older than the longest job (left by versions that spooled into SPOOL_DIR
+    itself); a process's own folder goes with `sweep_dead`."""
     longest = max(settings.JOB_TIMEOUT_IMAGE, settings.JOB_TIMEOUT_VIDEO, settings.JOB_TIMEOUT_INLINE)
     cutoff = time.time() - longest - 3600
     for entry in path.iterdir():
         with contextlib.suppress(OSError):  # another process may remove it first
-            if entry.stat().st_mtime < cutoff:
+            if entry.name.startswith(("dl-", "mem-", "work-")) and entry.stat().st_mtime < cutoff:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 

@@ -18,7 +18,8 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.conf import settings
 from django.utils import timezone
 from storages.backends.s3 import S3Storage
@@ -219,6 +220,14 @@ class StorageError(Exception):
 # What the store raises when it cannot be reached or refuses: callers that answer clients turn
 # these into "try again later", without importing botocore themselves.
 UNAVAILABLE = (BotoCoreError, ClientError, StorageError)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The store is down or failing (unreachable, timing out, answering 5xx), as opposed to refusing a
+    request: work that met this waits for the store instead of using up its retries."""
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        return True
+    return isinstance(exc, ClientError) and exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
 
 
 def download(key: str, fileobj: IO[bytes]) -> str:

@@ -11,22 +11,23 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import django_rq
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Retry
 from tenacity import Retrying, retry_if_result, stop_after_attempt, stop_after_delay, wait_exponential
 
-from media import jobs, lifecycle, moves, storage
+from media import dependencies, jobs, lifecycle, moves, storage
 from media import multipart as multipart_uploads
 from media.errors import UploadError
 from media.models import Kind, Media, Status
 from processing.codes import ErrorCode
-from processing.errors import ScanUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -171,17 +172,12 @@ def media_confirm(*, media: Media) -> Confirmation:
             return Confirmation(claimed)
     try:
         jobs.run_inline(claimed)
-    except ScanUnavailable:
-        lifecycle.note_problem(media.id, code=ErrorCode.SCAN_UNAVAILABLE, message="Waiting for the virus scanner.")
-        return Confirmation(
-            Media.objects.get(pk=media.id),
-            UploadError(
-                ErrorCode.SCAN_UNAVAILABLE,
-                "The virus scanner is not available right now; the file will be checked as soon as it is back.",
-            ),
-            unavailable=True,
-        )
-    except Exception:
+    except Exception as exc:
+        if (dependency := dependencies.waiting_on(exc)) is not None:  # a retry is queued; it waits for that
+            dependencies.wait_for(media.id, dependency, exc)
+            return Confirmation(
+                Media.objects.get(pk=media.id), UploadError(dependency.code, dependency.message), unavailable=True
+            )
         log.warning("inline processing of media %s failed; queued for retry", media.id, exc_info=True)
         lifecycle.note_problem(media.id, code=ErrorCode.TEMPORARILY_UNAVAILABLE, message="Waiting to be checked again.")
         return Confirmation(
@@ -196,11 +192,16 @@ def media_confirm(*, media: Media) -> Confirmation:
 
 
 def media_retry(*, media: Media) -> Media | None:
-    """An operator's retry of a FAILED media; None when it is not FAILED."""
+    """A retry of a FAILED media, or of one stuck in PROCESSING (no progress for STUCK_PROCESSING_MINUTES):
+    its job, whatever state it is in, is replaced by a new one. None when the media is neither."""
     with transaction.atomic():
         claimed = lifecycle.start_processing(media.id, sources=(Status.FAILED,))
         if claimed is not None:
             jobs.enqueue(claimed)
+            return claimed
+    stuck_since = timezone.now() - timedelta(minutes=settings.STUCK_PROCESSING_MINUTES)
+    if (claimed := lifecycle.claim_stuck(media.id, stuck_since=stuck_since)) is not None:
+        jobs.requeue_orphan(claimed.id, claimed.kind)
     return claimed
 
 

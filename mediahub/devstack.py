@@ -7,9 +7,8 @@ answering (the machine's Redis, a stack another shell started) is used as it
 is and never stopped.
 
     python -m mediahub.devstack up      # start what is missing, then wait
-    python -m mediahub.devstack run     # up, migrate, then web + workers + scheduler until Ctrl-C
+    python -m mediahub.devstack run     # up, migrate, then web + workers + scheduler (supervisord) until Ctrl-C
     python -m mediahub.devstack down    # stop what `.run/*.pid` says this project started
-    python -m mediahub.devstack worker QUEUE...  # an rqworker, started again whenever it recycles
 """
 
 from __future__ import annotations
@@ -105,10 +104,9 @@ def _redis(url: str) -> Service:
             host,
             "--port",
             str(port),
-            "--save",
-            "",
+            # an append-only file, as compose's Redis has: queued jobs survive a restart of Redis
             "--appendonly",
-            "no",
+            "yes",
             "--dir",
             str(d),
         ],
@@ -263,16 +261,16 @@ def stop(pids: list[int]) -> None:
             pid_file.unlink()
 
 
-PROGRAMS = ("redis-server", "weed", "clamd")
+PROGRAMS = ("redis-server", "weed", "clamd", "supervisord")
 
 
 def _ours(pid: int) -> bool:
     """Whether the pid is still one of the stack's programs (pids are reused after a reboot)."""
     try:
-        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:2]
     except OSError:
         return False
-    return Path(argv0).name in PROGRAMS
+    return any(Path(arg.decode()).name in PROGRAMS for arg in argv)  # supervisord runs as `python supervisord`
 
 
 def down() -> None:
@@ -284,50 +282,90 @@ def down() -> None:
         pid_file.unlink()
 
 
+def processes(python: str, port: str) -> dict[str, str]:
+    """`make run`'s processes by name: the web server, two workers and the scheduler."""
+    return {
+        "web": f"{python} -m uvicorn mediahub.asgi:application --host 127.0.0.1 --port {port}",
+        # One worker never takes videos, so long videos never starve images (nor the inline retries
+        # and maintenance on `default`); the other takes images first, then videos, then `default`.
+        # Both are settings.RQ["WORKER_CLASS"] (media.worker.MediahubWorker).
+        "images": f"{python} manage.py rqworker images default --with-scheduler",
+        "worker": f"{python} manage.py rqworker images videos default --with-scheduler",
+        "scheduler": f"{python} manage.py scheduler",
+    }
+
+
+def supervisor_conf(programs: dict[str, str], label: str) -> str:
+    """supervisord's configuration for `programs`: each restarted whenever it exits, the rest untouched.
+
+    A process that exits after running STARTSECS (a recycled worker's clean exit, or a crash) is
+    restarted at once; one that dies sooner is retried with a growing pause (supervisord's backoff:
+    1 s, 2 s, 3 s, ...). Output goes to this terminal; supervisorctl talks to it over `.run/<label>.sock`."""
+    sock = RUN_DIR / f"{label}.sock"
+    lines = [
+        "[supervisord]",
+        "nodaemon=true",
+        f"logfile={RUN_DIR / f'{label}.log'}",
+        f"pidfile={RUN_DIR / f'{label}.supervisord.pid'}",
+        "loglevel=warn",
+        "[unix_http_server]",
+        f"file={sock}",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "[supervisorctl]",
+        f"serverurl=unix://{sock}",
+    ]
+    for name, command in programs.items():
+        lines += [
+            f"[program:{name}]",
+            f"command={command}",
+            f"directory={BASE_DIR}",
+            "autorestart=true",
+            f"startsecs={STARTSECS}",
+            "startretries=1000",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "stopwaitsecs=15",
+            "redirect_stderr=true",
+            "stdout_logfile=/dev/stdout",
+            "stdout_logfile_maxbytes=0",
+        ]
+    return "\n".join([*lines, ""])
+
+
+STARTSECS = 5
+
+
 def run() -> int:
-    """`make run`: the local services, migrations, then web, workers and scheduler until Ctrl-C."""
+    """`make run`: the local services, migrations, then web, workers and scheduler under supervisord until
+    Ctrl-C. A process that exits is restarted (see supervisor_conf); the others keep running."""
     from django.conf import settings
     from django.core.management import call_command
-    from honcho.manager import Manager
 
     Path(settings.VAR_DIR).mkdir(exist_ok=True)  # the SQLite file of development lives there
     started = up()
+    supervisor: subprocess.Popen | None = None
     try:
         call_command("migrate", interactive=False, verbosity=1)
         call_command("ensure_dev_user")
-        python = sys.executable
         port = os.environ.get("PORT", "8000")
-        manager = Manager()
-        manager.add_process("web", f"{python} -m uvicorn mediahub.asgi:application --host 127.0.0.1 --port {port}")
-        # One worker never takes videos, so long videos never starve images (nor the inline retries
-        # and maintenance on `default`); the other takes images first, then videos, then `default`.
-        manager.add_process("images", f"{python} -m mediahub.devstack worker images default --with-scheduler")
-        manager.add_process("worker", f"{python} -m mediahub.devstack worker images videos default --with-scheduler")
-        manager.add_process("scheduler", f"{python} manage.py rqcron media.cron")
+        label = f"supervisor-{port}"
+        conf = RUN_DIR / f"{label}.conf"
+        conf.write_text(supervisor_conf(processes(sys.executable, port), label))
+        supervisord = shutil.which("supervisord") or str(Path(sys.executable).parent / "supervisord")
         print(f"mediahub on http://127.0.0.1:{port}/  (API docs: /api/docs/, admin: /admin/); Ctrl-C stops all")
         if settings.DEBUG:
             print("development mode: DEBUG is on; set MEDIAHUB_ENV=production for a real deployment")
-        manager.loop()
-        return manager.returncode or 0
+        supervisor = subprocess.Popen([supervisord, "-c", str(conf)], cwd=BASE_DIR, start_new_session=True)
+        (RUN_DIR / f"{label}.pid").write_text(str(supervisor.pid))  # `make stop` finds it after a crash
+        return supervisor.wait()
+    except KeyboardInterrupt:
+        return 0
     finally:
+        if supervisor is not None:
+            stop_pid(supervisor.pid, timeout=30)  # supervisord stops its programs first
+            (RUN_DIR / f"supervisor-{os.environ.get('PORT', '8000')}.pid").unlink(missing_ok=True)
         stop(started)
-
-
-def worker(args: list[str]) -> int:
-    """`rqworker <args>`, started again each time it recycles (exits with EXIT_RECYCLE); any other exit
-    ends this loop with its code. The worker shares this process group: a stop signal to the group (as
-    honcho and `stop_pid` send) reaches it directly, it finishes its job and exits, and no new one starts."""
-    from media.worker import EXIT_RECYCLE
-
-    command = [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", *args]
-    stopping: list[int] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda signum, frame: stopping.append(signum))
-    while True:
-        code = subprocess.call(command, cwd=BASE_DIR)
-        if code != EXIT_RECYCLE or stopping:
-            return code
-        print("worker recycled; starting a fresh one", flush=True)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -357,9 +395,9 @@ def main() -> int:
         down()
         return 0
     if command == "run":
+        for signum in (signal.SIGINT, signal.SIGTERM):  # `kill` stops the stack as Ctrl-C does
+            signal.signal(signum, _interrupt)
         return run()
-    if command == "worker":
-        return worker(sys.argv[2:])
     print(__doc__)
     return 2
 

@@ -131,10 +131,25 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Throttle counters and other cache entries are shared by every web process.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 
+# The channel layer's Redis connections, with their timeouts set here and nowhere else: a read must outlast
+# the layer's longest blocking read (channels-redis's BZPOPMIN waits up to 5 s), or every idle WebSocket
+# fails with redis' TimeoutError; keepalive and a health check notice a Redis that went away.
+CHANNEL_REDIS_SOCKET_TIMEOUT = env.float("CHANNEL_REDIS_SOCKET_TIMEOUT", default=30.0)  # seconds
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="mediahub")},
+        "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="channels_redis.core.RedisChannelLayer"),
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": CHANNEL_REDIS_SOCKET_TIMEOUT,
+                    "socket_connect_timeout": 5,
+                    "socket_keepalive": True,
+                    "health_check_interval": 15,
+                }
+            ],
+            "prefix": env.str("CHANNEL_PREFIX", default="mediahub"),
+        },
     }
 }
 
@@ -164,18 +179,27 @@ RQ = {
     # Pillow and rebuilds the S3 client in every child (bench/jobqueue.py: 624 -> 259 ms CPU per 1 MP
     # image). Timeouts still work (SIGALRM), ffmpeg runs in its own process, and image decoding is
     # bounded by the header checks.
-    # media.worker.MediahubWorker is a SimpleWorker that also recycles (below) and skips paused queues.
+    # media.worker.MediahubWorker is a SimpleWorker with a heartbeat, patience with Redis outages,
+    # recycling (below) and paused queues skipped.
     "WORKER_CLASS": env.str("RQ_WORKER_CLASS", default="media.worker.MediahubWorker"),
 }
 # A worker is replaced after this many jobs, or once its peak memory passes this many MB (0: never): it
 # finishes the job in hand and exits with 75 for its supervisor to start a fresh one.
 WORKER_MAX_JOBS = env.int("WORKER_MAX_JOBS", default=1000)
 WORKER_MAX_MEMORY_MB = env.int("WORKER_MAX_MEMORY_MB", default=1024)
-# A PROCESSING media unchanged for this long counts as stuck (the metric mediahub_media_stuck_processing).
-STUCK_PROCESSING_MINUTES = env.int("STUCK_PROCESSING_MINUTES", default=30)
+# A PROCESSING media unchanged for this long is stuck: it counts in mediahub_media_stuck_processing (an
+# alert), and its owner or an operator may retry it.
+STUCK_PROCESSING_MINUTES = env.int("STUCK_PROCESSING_MINUTES", default=15)
 # Deleting a user removes the stored objects of their media after the commit: inline up to this many
 # media, in background jobs of this many media each above it.
 USER_PURGE_BATCH = env.int("USER_PURGE_BATCH", default=50)
+# Stalled jobs (media/worker.py, media/maintenance.py): a worker writes a heartbeat this often, and is dead
+# once it is this many seconds old; the job it held is queued again by the next maintenance run.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=5.0)
+WORKER_HEARTBEAT_TTL = env.int("WORKER_HEARTBEAT_TTL", default=20)
+STALLED_CHECK_SECONDS = env.int("STALLED_CHECK_SECONDS", default=30)  # how often maintenance looks
+# A media whose worker died in this many runs is FAILED: it may be what kills its worker (memory, say).
+STALLED_MAX_ATTEMPTS = env.int("STALLED_MAX_ATTEMPTS", default=5)
 
 # --- Object storage (any S3 API) -----------------------------------------------
 AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="mediahub-dev")
@@ -315,6 +339,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "web.api.exception_handler",
+    # DRF's parsers, with JSON nested past Python's recursion limit refused as a parse error (400), not a 500
+    "DEFAULT_PARSER_CLASSES": [
+        "web.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "NUM_PROXIES": NUM_PROXIES,  # throttles take the client address from the proxy count, never a raw header
     "DEFAULT_THROTTLE_RATES": {
         "media_create": env.str("THROTTLE_MEDIA_CREATE", default="600/minute"),

@@ -19,3 +19,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+# Errors raised before a view runs (a body over the size limit, say) answer in the API's JSON shape.
+handler400 = "web.api.bad_request"

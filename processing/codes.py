@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     NOT_FAILED = "not_failed"
     QUEUE_UNAVAILABLE = "queue_unavailable"
     STORAGE_UNAVAILABLE = "storage_unavailable"
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    REQUEST_TOO_LARGE = "request_too_large"  # a body over the server's limit (413)
     UNKNOWN_ACTION = "unknown_action"
     TOO_MANY_ATTEMPTS = "too_many_attempts"  # logins locked out (web/login_guard.py)
     # multipart uploads (media/multipart.py): 400 bad input, 409 the upload's state does not allow it
@@ -51,6 +53,7 @@ class ErrorCode(StrEnum):
     PARSE_ERROR = "parse_error"
     NOT_AUTHENTICATED = "not_authenticated"
     AUTHENTICATION_FAILED = "authentication_failed"
+    AUTHORIZATION = "authorization"  # POST /api/auth/token/ with wrong credentials
     PERMISSION_DENIED = "permission_denied"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"

@@ -125,5 +125,6 @@ def download(url: str) -> requests.Response:
 
 
 def spool_files() -> list[Path]:
+    """What lies in the spool, but the (empty) folder of each process (media/spool.py)."""
     spool = Path(settings.SPOOL_DIR)
-    return sorted(spool.rglob("*")) if spool.exists() else []
+    return sorted(p for p in spool.rglob("*") if p.parent != spool or not p.is_dir()) if spool.exists() else []

@@ -22,7 +22,7 @@ from rq import SimpleWorker
 
 from media.models import Media, Status
 from tests import image_samples, samples, video_samples
-from tests.api_flow import NOTHING, confirm, create, detail_url, keys_of, upload
+from tests.api_flow import NOTHING, confirm, create, detail_url, keys_of, spool_files, upload
 from tests.helpers import clear_queue
 from tests.samples import EICAR, MARKER, docx_with_part, nested_zip
 
@@ -216,4 +216,4 @@ def test_bad_input_ends_rejected_with_a_clear_code_and_leaves_nothing(
     expected = {**NOTHING, "quarantine": [f"quarantine/{media_id}"]} if bad.codes == MALWARE else NOTHING
     assert keys_of(media_id) == expected
     assert all(queue.count == 0 and queue.failed_job_registry.count == 0 for queue in queues)
-    assert not list((tmp_path / "spool").glob("*"))  # no temporary file left
+    assert spool_files() == []  # no temporary file left

@@ -236,7 +236,9 @@ def test_upload_page_end_to_end(
     detail = f"{asgi_server.url}/api/media/{small.get_attribute('data-id')}/"
     deadline = time.monotonic() + 30
     while page.request.get(detail).json()["status"] != "READY":
-        assert time.monotonic() < deadline, "the worker did not finish the small photo"
+        assert time.monotonic() < deadline, (
+            f"the worker did not finish the small photo: {page.request.get(detail).json()}"
+        )
         page.wait_for_timeout(200)
     assert small.get_attribute("data-status") == "PROCESSING"  # its events went nowhere
     network["down"] = False

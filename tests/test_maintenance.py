@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import socket
+import subprocess
 from datetime import timedelta
 from io import StringIO
 
@@ -13,6 +16,7 @@ from django.utils import timezone
 
 from media import jobs, lifecycle, maintenance, storage
 from media.models import Kind, Media, Status
+from media.worker import MediahubWorker, heartbeat_key
 from tests.helpers import clear_queue, put_upload, stored_keys
 
 
@@ -124,3 +128,72 @@ def test_retry_failed_command(user, queues, django_capture_on_commit_callbacks) 
         call_command("retry_failed", "--for-real", stdout=out)
     assert Media.objects.get(pk=failed.pk).status == Status.PROCESSING
     assert django_rq.get_queue("images").get_job_ids() == [jobs.job_id(failed.id)]
+
+
+def _started_by_a_worker(media: Media) -> tuple[MediahubWorker, str]:
+    """The media's job, taken by a worker as rq takes it (started, with the worker's heartbeat naming it)."""
+    queue = django_rq.get_queue("images")
+    assert jobs.enqueue_now(media.id, media.kind)
+    worker = MediahubWorker([queue], connection=queue.connection)
+    job = queue.dequeue_any([queue], None, connection=queue.connection)[0]
+    worker.prepare_job_execution(job)
+    return worker, job.id
+
+
+@pytest.mark.django_db
+def test_a_started_job_whose_worker_is_dead_is_queued_again_at_once(user, queues) -> None:
+    media = make(user, Status.PROCESSING, kind=Kind.IMAGE, attempts=1)
+    Media.objects.filter(pk=media.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    worker, job_id = _started_by_a_worker(media)
+    assert maintenance.resume_stalled().actions == {}  # its worker is alive and says it runs it
+    # FAULT INJECTION: the heartbeat expiring, as it does WORKER_HEARTBEAT_TTL after a SIGKILL (the real
+    # kill is in tests/test_faults.py); here without waiting for the TTL
+    worker.connection.delete(heartbeat_key(worker.name))
+    assert maintenance.resume_stalled(dry_run=True).actions == {"requeue: its worker is dead": [str(media.id)]}
+    maintenance.resume_stalled()
+    queue = django_rq.get_queue("images")
+    assert queue.get_job_ids() == [job_id]  # queued again, under the same id
+    assert job_id not in queue.started_job_registry.get_job_ids()
+    assert maintenance.resume_stalled().actions == {}  # twice is harmless
+
+
+@pytest.mark.django_db
+def test_a_media_whose_worker_died_in_every_attempt_ends_failed(user, queues, settings) -> None:
+    media = make(user, Status.PROCESSING, kind=Kind.IMAGE, attempts=settings.STALLED_MAX_ATTEMPTS)
+    Media.objects.filter(pk=media.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    worker, _ = _started_by_a_worker(media)
+    worker.connection.delete(heartbeat_key(worker.name))  # FAULT INJECTION: as above
+    assert maintenance.resume_stalled().actions == {"fail: its worker died in every attempt": [str(media.id)]}
+    media.refresh_from_db()
+    assert media.status == Status.FAILED and "each of 5 attempts" in media.error_message
+
+
+@pytest.mark.django_db
+def test_the_owner_can_retry_a_media_stuck_in_processing(api, user, queues, settings) -> None:
+    media = make(user, Status.PROCESSING, kind=Kind.IMAGE)
+    answer = api.post(f"/api/media/{media.id}/retry/")
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "not_failed"  # not stuck yet
+    stuck = timezone.now() - timedelta(minutes=settings.STUCK_PROCESSING_MINUTES + 1)
+    Media.objects.filter(pk=media.pk).update(updated_at=stuck)
+    _started_by_a_worker(media)  # started by a worker that is alive but makes no progress
+    answer = api.post(f"/api/media/{media.id}/retry/")
+    assert answer.status_code == 202 and answer.json()["status"] == "PROCESSING"
+    assert django_rq.get_queue("images").get_job_ids() == [jobs.job_id(media.id)]
+    assert api.post(f"/api/media/{media.id}/retry/").status_code == 409  # no longer stuck: one retry
+
+
+def test_spool_folders_of_dead_processes_are_swept(settings, tmp_path) -> None:
+    settings.SPOOL_DIR = tmp_path
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    (tmp_path / f"{host}-{dead.pid}" / "work-x").mkdir(parents=True)
+    (tmp_path / f"{host}-{dead.pid}" / "dl-y").write_bytes(b"x" * 10)
+    (tmp_path / f"{host}-{os.getpid()}").mkdir()  # this process's own: alive
+    (tmp_path / f"elsewhere-{dead.pid}").mkdir()  # another host's: its own to sweep
+    assert maintenance.sweep_spool(dry_run=True).actions == {
+        "sweep the spool of a dead process": [f"{host}-{dead.pid}"]
+    }
+    assert (tmp_path / f"{host}-{dead.pid}").exists()
+    maintenance.sweep_spool()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{host}-{os.getpid()}", f"elsewhere-{dead.pid}"])

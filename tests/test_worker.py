@@ -4,11 +4,13 @@ jobs wait while its workers take no new ones."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import django_rq
 import pytest
@@ -18,6 +20,7 @@ from rq import Worker
 from media import queue_control
 from media.models import Media, Status
 from media.worker import EXIT_RECYCLE
+from mediahub import devstack
 from tests import image_samples
 from tests.api_flow import confirm, uploaded
 from tests.helpers import ROOT, child_env, clear_queue
@@ -63,25 +66,30 @@ def test_worker_recycles_mid_batch_and_every_media_is_ready(api, images_queue) -
     earlier = {worker.name for worker in Worker.all(queue=images_queue)}
     ids = queue_images(api, 5)
     assert images_queue.count == 5
-    # devstack's supervised worker, as `make run` starts it: each worker takes 2 jobs, then exits 75
-    # and the loop starts a fresh one, until the queue is empty and the last one idles
+    # the worker under supervisord, as `make run` starts it: each worker takes 2 jobs, then exits 75 and
+    # supervisord starts a fresh one, until the queue is empty and the last one idles
+    label = f"test-recycle-{os.getpid()}"
+    conf = devstack.RUN_DIR / f"{label}.conf"
+    conf.write_text(devstack.supervisor_conf({"worker": f"{sys.executable} manage.py rqworker images"}, label))
+    supervisord = shutil.which("supervisord") or str(Path(sys.executable).parent / "supervisord")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mediahub.devstack", "worker", "images"],
+        [supervisord, "-c", str(conf)],
         cwd=ROOT,
         env=child_env(WORKER_MAX_JOBS="2"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        start_new_session=True,  # stopped as honcho and devstack stop it: SIGTERM to the process group
+        start_new_session=True,
     )
     try:
         done = wait_for(lambda: Media.objects.filter(pk__in=ids, status=Status.READY).count() == len(ids))
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)  # supervisord stops its worker, which finishes what it runs
         output, _ = proc.communicate(timeout=30)
+        conf.unlink(missing_ok=True)
     assert done, output[-3000:]
-    assert output.count("worker recycled; starting a fresh one") == 2, output[-3000:]  # after jobs 2 and 4
-    assert proc.returncode == 0, output[-3000:]  # SIGTERM: the worker left cleanly, no recycle code
+    assert output.count("recycling (2 jobs done)") == 2, output[-3000:]  # after jobs 2 and 4
+    assert proc.returncode == 0, output[-3000:]
     assert images_queue.count == 0
     assert images_queue.failed_job_registry.count == 0
     assert {w.name for w in Worker.all(queue=images_queue)} <= earlier  # every recycled worker deregistered

@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import bad_request as django_bad_request
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from redis.exceptions import RedisError
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -41,9 +45,22 @@ from web.serializers import (
 log = logging.getLogger(__name__)
 
 
+def unavailable(code: ErrorCode, message: str) -> Response:
+    """The one answer to an outage of a service the request needs: 503, try again in a while."""
+    return Response(
+        {"error": {"code": code, "message": message}},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+RETRY_AFTER_SECONDS = 30
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every error answer has one shape: {"error": {"code", "message"[, "field"]}}, and for
-    invalid input also "fields": every message per field."""
+    invalid input also "fields": every message per field. Outages of Redis, the store or the
+    database answer 503 with Retry-After."""
     if isinstance(exc, UploadError):
         if not exc.field:  # a conflict with the media's state, not a field's fault
             return Response({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
@@ -54,22 +71,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = PermissionDenied()
+    path = context.get("request") and context["request"].path
     if isinstance(exc, RedisError):
-        log.warning("Redis failed during %s", context.get("request") and context["request"].path, exc_info=True)
-        error = {
-            "code": ErrorCode.QUEUE_UNAVAILABLE,
-            "message": "The service is busy right now; please try again shortly.",
-        }
-        return Response({"error": error}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
+        log.warning("Redis failed during %s", path, exc_info=True)
+        return unavailable(ErrorCode.QUEUE_UNAVAILABLE, "The service is busy right now; please try again shortly.")
     if isinstance(exc, storage.UNAVAILABLE):
-        log.warning(
-            "object storage failed during %s", context.get("request") and context["request"].path, exc_info=True
+        log.warning("object storage failed during %s", path, exc_info=True)
+        return unavailable(
+            ErrorCode.STORAGE_UNAVAILABLE, "File storage is not available right now; please try again shortly."
         )
-        error = {
-            "code": ErrorCode.STORAGE_UNAVAILABLE,
-            "message": "File storage is not available right now; please try again shortly.",
-        }
-        return Response({"error": error}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
+    if isinstance(exc, OperationalError | InterfaceError):  # unreachable, restarting, "too many clients"
+        log.warning("the database failed during %s", path, exc_info=True)
+        return unavailable(
+            ErrorCode.DATABASE_UNAVAILABLE, "The database is not available right now; please try again shortly."
+        )
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, APIException):
         return response
@@ -84,6 +99,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         codes = exc.get_codes()
         response.data = {"error": {"code": codes if isinstance(codes, str) else "invalid", "message": str(exc.detail)}}
     return response
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400 (`handler400`), for what fails before a view runs: a body over DATA_UPLOAD_MAX_MEMORY_SIZE
+    answers 413, and anything under /api/ gets the API's JSON error shape instead of an HTML page."""
+    if isinstance(exception, RequestDataTooBig):
+        error = {"code": ErrorCode.REQUEST_TOO_LARGE, "message": "The request body is too large."}
+        return JsonResponse({"error": error}, status=413)
+    if request.path.startswith("/api/"):
+        error = {"code": ErrorCode.INVALID, "message": "The request could not be read."}
+        return JsonResponse({"error": error}, status=400)
+    return django_bad_request(request, exception)
 
 
 def _leaves(detail: Any) -> list[Any]:
@@ -107,6 +134,16 @@ class ScopedThrottle(ScopedRateThrottle):
             return True
 
 
+@extend_schema_view(
+    post=extend_schema(
+        responses={
+            200: inline_serializer("TokenOutput", {"token": serializers.CharField()}),
+            400: ErrorResponse,
+            429: ErrorResponse,
+        },
+        summary="Exchange a username and password for an API token",
+    )
+)
 class TokenApi(ObtainAuthToken):
     """POST username and password, get {"token"}; throttled per client address against guessing, and
     locked per account and address like the login forms (web/login_guard.py)."""
@@ -154,6 +191,8 @@ class ThrottledPost:
 
 
 class MediaListCreateApi(ThrottledPost, APIView):
+    pagination_class = MediaPagination  # the schema shows the list's pages as they are sent
+
     @extend_schema(
         request=MediaCreateInput,
         responses={201: MediaCreatedOutput, 400: ErrorResponse, 429: ErrorResponse},
@@ -168,7 +207,7 @@ class MediaListCreateApi(ThrottledPost, APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("status", enum=Status.values), OpenApiParameter("kind")],
-        responses={200: MediaOutput(many=True), 400: ErrorResponse},
+        responses={200: MediaOutput(many=True), 400: ErrorResponse, 404: ErrorResponse},  # 404: past the last page
         summary="The user's media, newest first",
     )
     def get(self, request: Request) -> Response:
@@ -176,7 +215,7 @@ class MediaListCreateApi(ThrottledPost, APIView):
         filters.is_valid(raise_exception=True)
         queryset = Media.objects.filter(owner=request.user, **filters.validated_data).order_by("-created_at")
         queryset = queryset.prefetch_related("outputs")  # every media's URLs
-        paginator = MediaPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(MediaOutput(page, many=True, context={"request": request}).data)
 
@@ -240,7 +279,7 @@ class MediaRetryApi(APIView):
     @extend_schema(
         request=None,
         responses={202: MediaOutput, 404: ErrorResponse, 409: MediaOutput},
-        summary="Retry a FAILED media",
+        summary="Retry a FAILED media, or one stuck in PROCESSING",
     )
     def post(self, request: Request, pk: Any) -> Response:
         media = _own(request, pk)
@@ -248,7 +287,10 @@ class MediaRetryApi(APIView):
         if retried is None:
             media.refresh_from_db()
             body = MediaOutput(media, context={"request": request}).data
-            message = f"Only FAILED media can be retried; this one is {media.status}."
+            message = (
+                f"Only FAILED media, or PROCESSING ones without progress for {settings.STUCK_PROCESSING_MINUTES}"
+                f" minutes, can be retried; this one is {media.status}."
+            )
             body["error"] = {"code": ErrorCode.NOT_FAILED, "message": message}
             return Response(body, status=status.HTTP_409_CONFLICT)
         return Response(MediaOutput(retried, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)

@@ -25,6 +25,10 @@ Client to server:
   then `sync:done` listing their ids. A media the client shows as unfinished
   but that is not listed has finished meanwhile: read it with GET.
 
+If Redis (the channel layer) is down at the handshake, or goes away later, the connection is accepted
+if it was not yet and closed with 1013 (try again later): the client reconnects with backoff and
+catches up with `sync`. Never a 500.
+
 A connection whose credential is revoked (user deactivated or deleted, token
 deleted, session ended) is closed with 4401: at once on the revoking signal,
 and at the latest after WS_AUTH_RECHECK_SECONDS.
@@ -47,6 +51,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from media import queue_status
 from media.events import event_for, group_name, token_digest
@@ -57,6 +62,9 @@ from web import ws_auth
 log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455's code for a server that is temporarily unable to serve
+# What the channel layer raises when its Redis is away (refused, reset, timing out).
+LAYER_OUTAGE = (RedisError, OSError, asyncio.TimeoutError)
 SYNC_LIMIT = 100
 SYNC_MIN_INTERVAL = 1.0  # seconds between two catch-ups of one connection
 QUEUE_REFRESH_SECONDS = 2.0
@@ -135,7 +143,21 @@ class MediaConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await refuse_unauthenticated(receive, send)
             return
-        await super().__call__(scope, receive, send)
+        accepted = False
+
+        async def tracked_send(message: dict[str, Any]) -> None:
+            nonlocal accepted
+            accepted = accepted or message["type"] == "websocket.accept"
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, tracked_send)
+        except LAYER_OUTAGE:
+            log.warning("the channel layer failed; closing the WebSocket with %d", CLOSE_TRY_AGAIN_LATER, exc_info=True)
+            with contextlib.suppress(Exception):  # the client may be gone already
+                if not accepted:
+                    await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
 
     async def connect(self) -> None:
         self.user_id: int = self.scope["user"].pk

@@ -182,6 +182,7 @@ class MediaOutput(serializers.ModelSerializer):
             "size",
             "created_at",
             "updated_at",
+            "attempts",
             "error",
             "urls",
             "metadata",

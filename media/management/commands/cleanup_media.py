@@ -6,19 +6,21 @@ from media import maintenance
 class Command(BaseCommand):
     help = (
         "Expire unconfirmed uploads (aborting their multipart uploads, and any multipart upload no waiting media "
-        "holds), requeue media whose job was lost, and purge old rejected/expired media and stray temp/ objects. "
+        "holds), requeue media whose job was lost or whose worker died, "
+        "sweep dead workers' spool folders, and purge old rejected/expired media and stray temp/ objects. "
         "Changes nothing unless --for-real is given."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--for-real", action="store_true", help="Do it; without this, only say what would be done.")
-        parser.add_argument("--only", choices=["expire", "resume", "purge"], help="Run one task only.")
+        parser.add_argument("--only", choices=["expire", "resume", "spool", "purge"], help="Run one task only.")
 
     def handle(self, *args: object, for_real: bool, only: str | None, **options: object) -> None:
         dry_run = not for_real
         tasks = {
             "expire": maintenance.expire_pending,
             "resume": maintenance.resume_stalled,
+            "spool": maintenance.sweep_spool,
             "purge": maintenance.purge_old,
         }
         report = maintenance.Report()
