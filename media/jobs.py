@@ -97,6 +97,11 @@ def process_media(media_id: str) -> str:
     media = lifecycle.begin_attempt(media_id)
     if media is None:
         return "skipped: not PROCESSING"
+    return _run(media)
+
+
+def _run(media: Media) -> str:
+    """One attempt of the media's pipeline, already counted; its outcome as the job's result."""
     try:
         pipeline.PIPELINES[media.kind](media)
     except Rejected as exc:
@@ -143,10 +148,11 @@ def on_job_failure(
 
 
 def run_inline(media: Media) -> str:
-    """The inline path of confirm. On a transient failure the media stays PROCESSING, a retrying
-    job is queued, and the exception is raised for the caller to report."""
+    """The inline path of confirm, for a media claimed with its attempt counted
+    (`lifecycle.start_processing(attempt=True)`). On a transient failure the media stays PROCESSING, a
+    retrying job is queued, and the exception is raised for the caller to report."""
     try:
-        return process_media(str(media.id))
+        return _run(media)
     except Exception:
         enqueue_now(media.id, media.kind)
         raise

@@ -297,7 +297,9 @@ def run() -> int:
         python = sys.executable
         port = os.environ.get("PORT", "8000")
         manager = Manager()
-        manager.add_process("web", f"{python} -m uvicorn mediahub.asgi:application --host 127.0.0.1 --port {port}")
+        # as many web processes as production runs (settings.WEB_WORKERS): one saturates a core
+        web = f"{python} -m uvicorn mediahub.asgi:application --host 127.0.0.1 --port {port}"
+        manager.add_process("web", f"{web} --workers {settings.WEB_WORKERS}" if settings.WEB_WORKERS > 1 else web)
         # One worker never takes videos, so long videos never starve images (nor the inline retries
         # and maintenance on `default`); the other takes images first, then videos, then `default`.
         manager.add_process("images", f"{python} manage.py rqworker images default --with-scheduler")

@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     NOT_FAILED = "not_failed"
     QUEUE_UNAVAILABLE = "queue_unavailable"
     STORAGE_UNAVAILABLE = "storage_unavailable"
+    OVERLOADED = "overloaded"  # 503 with Retry-After: the web process has no free slot (web/admission.py)
     UNKNOWN_ACTION = "unknown_action"
     TOO_MANY_ATTEMPTS = "too_many_attempts"  # logins locked out (web/login_guard.py)
     # multipart uploads (media/multipart.py): 400 bad input, 409 the upload's state does not allow it
