@@ -39,4 +39,6 @@ USER_NAME=load-$STAMP
 "$PY" manage.py shell -c "from django.contrib.auth import get_user_model; get_user_model().objects.create_user('$USER_NAME', password='load-bench-pw')"
 sleep 3  # the workers connect
 echo "stack: $CODE_DIR at $(git -C "$CODE_DIR" rev-parse --short HEAD), port $PORT, bucket $S3_BUCKET"
+${LOAD_BEFORE:-true}
 "$PY" "$HERE/bench/load.py" --base-url "http://127.0.0.1:$PORT" --username "$USER_NAME" --password load-bench-pw "$@"
+${LOAD_AFTER:-true}

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from functools import lru_cache
 from typing import Any
 
-import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 
-from media import outputs, selectors, storage
+from media import outputs, redis_pool, selectors, storage
 from media.models import Media, Status
 
 log = logging.getLogger(__name__)
@@ -71,11 +69,6 @@ def _group_send(layer: Any, group: str, message: dict[str, Any]) -> None:
         # the layer's name for a group's channel (RedisPubSubLoopLayer._get_group_channel_name);
         # tests/test_events.py checks that a consumer subscribed through the layer receives it
         channel = f"{config['prefix']}__group__{group}"
-        _redis(config["hosts"][0]).publish(channel, layer.serialize(message))
+        redis_pool.client(config["hosts"][0]).publish(channel, layer.serialize(message))
     else:
         async_to_sync(layer.group_send)(group, message)
-
-
-@lru_cache(maxsize=4)
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)

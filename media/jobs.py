@@ -19,12 +19,12 @@ import django_rq
 from django.conf import settings
 from django.db import transaction
 from redis.exceptions import RedisError
-from rq import Callback, Retry
+from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.timeouts import JobTimeoutException
 
-from media import actions, lifecycle, pipeline
+from media import actions, lifecycle, pipeline, redis_pool
 from media.models import Kind, Media, Status
 from processing.errors import GiveUp, Rejected, Superseded
 
@@ -45,6 +45,11 @@ def timeout_of(kind: str) -> int:
     }.get(kind, settings.JOB_TIMEOUT_INLINE)
 
 
+def queue_of(kind: str) -> Queue:
+    """The kind's queue, on the process's shared Redis pool (django_rq would connect anew each time)."""
+    return django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto", connection=redis_pool.client())
+
+
 def enqueue(media: Media) -> None:
     """Queue the media's processing once the surrounding transaction commits."""
     transaction.on_commit(lambda: enqueue_now(media.id, media.kind))
@@ -56,7 +61,7 @@ def enqueue_now(media_id: object, kind: str, *, fill: bool = False) -> bool:
     If Redis is down the media simply stays PROCESSING: `resume_stalled` queues it later.
     `fill` queues `fill_outputs` for a READY media instead (the same job id: one run of a media at a time).
     """
-    queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
+    queue = queue_of(kind)
     try:
         try:
             existing = Job.fetch(job_id(media_id), connection=queue.connection)
@@ -87,7 +92,7 @@ def enqueue_now(media_id: object, kind: str, *, fill: bool = False) -> bool:
 
 def cancel(media_id: object, kind: str) -> None:
     """Drop a waiting job of a media being deleted (a running one stops at its next step)."""
-    queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
+    queue = queue_of(kind)
     with contextlib.suppress(NoSuchJobError, InvalidJobOperation, RedisError, ValueError):  # already gone
         Job.fetch(job_id(media_id), connection=queue.connection).cancel()
 

@@ -9,6 +9,7 @@ other only signs URLs for clients, with the endpoint they can reach
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,11 +52,21 @@ def _public() -> S3Storage:
     return _storage(settings.AWS_STORAGE_BUCKET_NAME, settings.S3_PUBLIC_ENDPOINT_URL, True)
 
 
-@lru_cache(maxsize=8)
+_building = threading.Lock()
+
+
 def _client(bucket: str, endpoint: str | None, public: bool) -> Any:
     """One boto3 client per endpoint for the whole process. Clients are thread-safe, but
     django-storages builds a boto3 resource per thread, and Django under ASGI runs every request in
-    a thread of its own: each request paid 100-300 ms of CPU to build one (bench/api.py showed it)."""
+    a thread of its own: each request paid 100-300 ms of CPU to build one (bench/api.py showed it).
+    Built under a lock: the first requests of a busy process arrive together, and each of them
+    building the same client (lru_cache does not hold them back) cost seconds of CPU (bench/load.py)."""
+    with _building:
+        return _built_client(bucket, endpoint, public)
+
+
+@lru_cache(maxsize=8)
+def _built_client(bucket: str, endpoint: str | None, public: bool) -> Any:
     return _storage(bucket, endpoint, public).connection.meta.client
 
 

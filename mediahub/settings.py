@@ -141,7 +141,14 @@ AUTH_PASSWORD_VALIDATORS = [
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
 # Throttle counters and other cache entries are shared by every web process.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # one pool per process, not one per request (media/redis_pool.py)
+        "OPTIONS": {"pool_class": "media.redis_pool.SharedConnectionPool"},
+    }
+}
 
 # Redis pub/sub: sending an event is one PUBLISH (media/events.py), where channels-redis' default layer
 # ran a Lua script and several round trips per group_send. What it gives up, a queue per consumer, the
