@@ -39,6 +39,21 @@ USER_NAME=load-$STAMP
 "$PY" manage.py shell -c "from django.contrib.auth import get_user_model; get_user_model().objects.create_user('$USER_NAME', password='load-bench-pw')"
 sleep 3  # the workers connect
 echo "stack: $CODE_DIR at $(git -C "$CODE_DIR" rev-parse --short HEAD), port $PORT, bucket $S3_BUCKET"
-${LOAD_BEFORE:-true}
+cpu() { ps -eo pid=,ppid=,times=,args=; }  # CPU seconds of every process; the stack's are picked below
+cpu >"$HERE/bench/out/cpu-before"
 "$PY" "$HERE/bench/load.py" --base-url "http://127.0.0.1:$PORT" --username "$USER_NAME" --password load-bench-pw "$@"
-${LOAD_AFTER:-true}
+cpu >"$HERE/bench/out/cpu-after"
+echo "CPU seconds of the stack's own processes during the bench (not PostgreSQL, SeaweedFS, clamd, Redis):"
+"$PY" - "$STACK" "$HERE/bench/out/cpu-before" "$HERE/bench/out/cpu-after" <<'EOF'
+import sys
+def read(path):
+    rows = (line.split(None, 3) for line in open(path) if line.strip())
+    return {pid: (ppid, float(cpu), args.strip()) for pid, ppid, cpu, args in rows}
+before, after = read(sys.argv[2]), read(sys.argv[3])
+ours = {sys.argv[1]}
+while grown := {pid for pid, (ppid, _, _) in after.items() if ppid in ours} - ours:
+    ours |= grown
+used = [(cpu - before.get(pid, (0, 0.0))[1], args) for pid, (_, cpu, args) in after.items() if pid in ours]
+for seconds, args in sorted(used, reverse=True)[:6]:
+    print(f"{seconds:8.1f} s  {args[:110]}")
+EOF

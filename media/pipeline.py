@@ -131,7 +131,7 @@ def run_inline(media: Media) -> None:
                     documents.render_preview(spooled.path(), work / preview.filename, engines.preview_spec())
                     made = _upload_outputs(media, [(preview, work / preview.filename)])
         _step(media, 90, Stage.STORING)
-        original = moves.promote(media, detection.family, etag=spooled.etag)
+        original = moves.promote(media, detection.family, source=key, etag=spooled.etag)
         _finish(media, made, spooled, original_key=original, detected_type=detection.mime, metadata=metadata)
 
 
@@ -174,7 +174,7 @@ def run_image(media: Media) -> None:
             target = cleaned or spooled.path()
             if image_location.strip_location(target):
                 cleaned = target
-        original = moves.promote(media, detection.family, etag=spooled.etag, cleaned=cleaned)
+        original = moves.promote(media, detection.family, source=key, etag=spooled.etag, cleaned=cleaned)
         made = _upload_outputs(media, [(output, result.files[output.name]) for output in wanted])
         metadata = dict(result.metadata)
         phash = metadata.pop("phash")
@@ -253,7 +253,7 @@ def run_video(media: Media) -> None:
             ]
             metadata["renditions"] = [f"{r.width}x{r.height}" for r in result.renditions]
         _step(media, 92, Stage.UPLOADING)
-        original = moves.promote(media, detection.family, etag=spooled.etag)
+        original = moves.promote(media, detection.family, source=key, etag=spooled.etag)
         with ThreadPoolExecutor(max_workers=8) as pool:  # many small segments: upload in parallel
             for done in [pool.submit(_upload, *item) for item in uploads]:
                 done.result()
