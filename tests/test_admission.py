@@ -43,6 +43,28 @@ def two_slots(transactional_db: None) -> Iterator[str]:
     yield from serve(Admission(django_asgi, limit=2, wait=0.3, retry_after=7))
 
 
+@pytest.fixture
+def four_slots(transactional_db: None) -> Iterator[str]:
+    """Four at once, of which new uploads may take three."""
+    yield from serve(Admission(django_asgi, limit=4, wait=0.3, retry_after=7))
+
+
+def pending_media(base_url: str, auth: dict[str, str], count: int) -> list[str]:
+    """Media created and never uploaded: confirming one waits CONFIRM_HEAD_MAX_WAIT for the store (a slow
+    request that holds its slot)."""
+    ids = []
+    for n in range(count):
+        created = requests.post(
+            f"{base_url}/api/media/",
+            json={"filename": f"never-{n}.txt", "content_type": "text/plain", "size": 10},
+            headers=auth,
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    return ids
+
+
 def test_the_request_past_the_limit_is_refused_503_with_retry_after(two_slots: str, user, settings) -> None:
     settings.CONFIRM_HEAD_ATTEMPTS, settings.CONFIRM_HEAD_MAX_WAIT = 20, 2.0  # a confirm that waits 2 s: slow
     auth = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
@@ -85,3 +107,23 @@ def test_the_project_app_is_behind_the_admission(settings) -> None:
     http = application.application_mapping["http"]
     assert isinstance(http, Admission) and http.app is django_asgi
     assert http.limit == settings.MAX_CONCURRENT_REQUESTS
+
+
+def test_new_uploads_leave_room_for_the_uploads_in_progress(four_slots: str, user, settings) -> None:
+    """With three of four slots busy, a new upload is refused, while a confirm (or a read) still gets in."""
+    settings.CONFIRM_HEAD_ATTEMPTS, settings.CONFIRM_HEAD_MAX_WAIT = 20, 2.0
+    auth = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    ids = pending_media(four_slots, auth, 4)
+    with ThreadPoolExecutor(3) as pool:
+        confirm = f"{four_slots}/api/media/{{}}/confirm/"
+        slow = [pool.submit(requests.post, confirm.format(i), headers=auth, timeout=30) for i in ids[:3]]
+        time.sleep(0.6)
+        body = {"filename": "new.txt", "content_type": "text/plain", "size": 10}
+        new_upload = requests.post(f"{four_slots}/api/media/", json=body, headers=auth, timeout=10)
+        in_progress = requests.get(f"{four_slots}/api/media/{ids[3]}/", headers=auth, timeout=10)
+        [future.result() for future in slow]
+
+    assert new_upload.status_code == 503 and new_upload.json()["error"]["code"] == "overloaded"
+    assert new_upload.headers["Retry-After"] == "7"
+    assert in_progress.status_code == 200
+    assert requests.post(f"{four_slots}/api/media/", json=body, headers=auth, timeout=10).status_code == 201

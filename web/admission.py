@@ -17,38 +17,48 @@ from typing import Any
 from processing.codes import ErrorCode
 
 EXEMPT_PATHS = frozenset({"/api/health/"})
+NEW_UPLOADS = ("POST", "/api/media/")  # what starts new work; everything else finishes or reads work accepted
 MESSAGE = "The service is busy right now; please try again shortly."
 
 
 class Admission:
-    """ASGI middleware in front of Django's HTTP handler (mediahub/asgi.py)."""
+    """ASGI middleware in front of Django's HTTP handler (mediahub/asgi.py).
+
+    A quarter of the slots is kept for requests that finish work already accepted (confirms, above all):
+    new uploads are admitted only while more than that is free, so under overload the uploads in progress
+    still reach a final state and the new ones are refused at the door."""
 
     def __init__(self, app: Any, *, limit: int, wait: float, retry_after: int) -> None:
         self.app = app
-        self.wait = wait
         self.limit = limit
-        self.slots = asyncio.Semaphore(limit)  # bound to the server's one event loop on first use
+        self.new_upload_limit = max(1, limit - limit // 4)
+        self.wait = wait
+        self.in_flight = 0
+        self.freed = asyncio.Condition()  # bound to the server's one event loop on first use
         body = {"error": {"code": ErrorCode.OVERLOADED.value, "message": MESSAGE}}
         self.refusal = json.dumps(body).encode()
         self.retry_after = str(retry_after).encode()
-        self.refused = 0  # since start, for the metrics and tests
-
-    @property
-    def in_flight(self) -> int:
-        return self.limit - self.slots._value
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
             return await self.app(scope, receive, send)
-        try:
-            await asyncio.wait_for(self.slots.acquire(), self.wait)
-        except TimeoutError:
-            self.refused += 1
+        cap = self.new_upload_limit if (scope["method"], scope["path"]) == NEW_UPLOADS else self.limit
+        async with self.freed:
+            try:
+                await asyncio.wait_for(self.freed.wait_for(lambda: self.in_flight < cap), self.wait)
+            except TimeoutError:
+                admitted = False
+            else:
+                admitted = True
+                self.in_flight += 1
+        if not admitted:
             return await self._refuse(send)
         try:
             await self.app(scope, receive, send)
         finally:
-            self.slots.release()
+            async with self.freed:
+                self.in_flight -= 1
+                self.freed.notify_all()
 
     async def _refuse(self, send: Any) -> None:
         headers = [
