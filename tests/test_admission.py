@@ -68,16 +68,7 @@ def pending_media(base_url: str, auth: dict[str, str], count: int) -> list[str]:
 def test_the_request_past_the_limit_is_refused_503_with_retry_after(two_slots: str, user, settings) -> None:
     settings.CONFIRM_HEAD_ATTEMPTS, settings.CONFIRM_HEAD_MAX_WAIT = 20, 2.0  # a confirm that waits 2 s: slow
     auth = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
-    ids = []
-    for n in range(2):
-        created = requests.post(
-            f"{two_slots}/api/media/",
-            json={"filename": f"never-{n}.txt", "content_type": "text/plain", "size": 10},
-            headers=auth,
-            timeout=10,
-        )
-        assert created.status_code == 201, created.text
-        ids.append(created.json()["id"])
+    ids = pending_media(two_slots, auth, 2)
 
     with ThreadPoolExecutor(2) as pool:
         # two confirms of files never uploaded: each waits for the store for CONFIRM_HEAD_MAX_WAIT
