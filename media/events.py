@@ -8,8 +8,10 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings
 
-from media import figures, selectors, storage
+from media import figures, outputs, redis_pool, selectors, storage
 from media.models import Media, Status
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,9 @@ def token_digest(key: str) -> str:
 
 def event_for(media: Media, **extra: Any) -> dict[str, Any]:
     """The contract's event for a media's current state; `extra` adds fields such as queue position."""
-    thumbnail_key = selectors.output_key(media, "thumbnail")
+    # only kinds that declare a thumbnail have one to look up (a text document's event costs no query)
+    has_thumbnail = any(output.name == "thumbnail" for output in outputs.of_kind(media.kind))
+    thumbnail_key = selectors.output_key(media, "thumbnail") if has_thumbnail else None
     thumbnail_url = storage.presigned_get(thumbnail_key) if thumbnail_key else None
     event: dict[str, Any] = {
         "event": f"progress:{media.id}",
@@ -49,10 +53,25 @@ def publish(media: Media, **extra: Any) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    message = {"type": "media.event", "event": event_for(media, **extra)}
     try:
-        async_to_sync(layer.group_send)(
-            group_name(media.owner_id), {"type": "media.event", "event": event_for(media, **extra)}
-        )
+        _group_send(layer, group_name(media.owner_id), message)
         figures.count_event()
     except Exception:
         log.warning("could not publish the event of media %s", media.id, exc_info=True)
+
+
+def _group_send(layer: Any, group: str, message: dict[str, Any]) -> None:
+    """On the Redis pub/sub layer (settings.CHANNEL_LAYERS), one PUBLISH on a pooled connection of this
+    process: what the layer's own group_send does, without an event loop to hop to from a request
+    thread or a worker (async_to_sync there built a loop, and so a new Redis connection, per event)."""
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    if isinstance(layer, RedisPubSubChannelLayer) and len(config["hosts"]) == 1:
+        # the layer's name for a group's channel (RedisPubSubLoopLayer._get_group_channel_name);
+        # tests/test_events.py checks that a consumer subscribed through the layer receives it
+        channel = f"{config['prefix']}__group__{group}"
+        host = config["hosts"][0]
+        url = host["address"] if isinstance(host, dict) else host
+        redis_pool.client(url).publish(channel, layer.serialize(message))
+    else:
+        async_to_sync(layer.group_send)(group, message)

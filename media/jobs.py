@@ -22,12 +22,12 @@ import django_rq
 from django.conf import settings
 from django.db import transaction
 from redis.exceptions import RedisError
-from rq import Callback, Retry
+from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.timeouts import JobTimeoutException
 
-from media import actions, dependencies, lifecycle, pipeline
+from media import actions, dependencies, lifecycle, pipeline, redis_pool
 from media.models import Kind, Media, Status
 from processing.errors import GiveUp, Rejected, Superseded
 
@@ -48,6 +48,11 @@ def timeout_of(kind: str) -> int:
     }.get(kind, settings.JOB_TIMEOUT_INLINE)
 
 
+def queue_of(kind: str) -> Queue:
+    """The kind's queue, on the process's shared Redis pool (django_rq would connect anew each time)."""
+    return django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto", connection=redis_pool.client())
+
+
 def enqueue(media: Media) -> None:
     """Queue the media's processing once the surrounding transaction commits."""
     transaction.on_commit(lambda: enqueue_now(media.id, media.kind))
@@ -59,7 +64,7 @@ def enqueue_now(media_id: object, kind: str, *, fill: bool = False) -> bool:
     If Redis is down the media simply stays PROCESSING: `resume_stalled` queues it later.
     `fill` queues `fill_outputs` for a READY media instead (the same job id: one run of a media at a time).
     """
-    queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
+    queue = queue_of(kind)
     try:
         try:
             existing = Job.fetch(job_id(media_id), connection=queue.connection)
@@ -91,7 +96,7 @@ def enqueue_now(media_id: object, kind: str, *, fill: bool = False) -> bool:
 def requeue_orphan(media_id: object, kind: str) -> bool:
     """Queue a media again whose started job nobody runs any more (its worker died): the job's record goes
     from the started registry, then a fresh job is queued under the same id."""
-    queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
+    queue = queue_of(kind)
     with contextlib.suppress(NoSuchJobError):
         orphan = Job.fetch(job_id(media_id), connection=queue.connection)
         queue.started_job_registry.remove_executions(orphan)
@@ -101,7 +106,7 @@ def requeue_orphan(media_id: object, kind: str) -> bool:
 
 def cancel(media_id: object, kind: str) -> None:
     """Drop a waiting job of a media being deleted (a running one stops at its next step)."""
-    queue = django_rq.get_queue(QUEUE_OF[kind], commit_mode="auto")
+    queue = queue_of(kind)
     with contextlib.suppress(NoSuchJobError, InvalidJobOperation, RedisError, ValueError):  # already gone
         Job.fetch(job_id(media_id), connection=queue.connection).cancel()
 
@@ -111,6 +116,11 @@ def process_media(media_id: str) -> str:
     media = lifecycle.begin_attempt(media_id)
     if media is None:
         return "skipped: not PROCESSING"
+    return _run(media)
+
+
+def _run(media: Media) -> str:
+    """One attempt of the media's pipeline, already counted; its outcome as the job's result."""
     try:
         pipeline.PIPELINES[media.kind](media)
     except Rejected as exc:
@@ -160,10 +170,11 @@ def on_job_failure(
 
 
 def run_inline(media: Media) -> str:
-    """The inline path of confirm. On a transient failure the media stays PROCESSING, a retrying
-    job is queued, and the exception is raised for the caller to report."""
+    """The inline path of confirm, for a media claimed with its attempt counted
+    (`lifecycle.start_processing(attempt=True)`). On a transient failure the media stays PROCESSING, a
+    retrying job is queued, and the exception is raised for the caller to report."""
     try:
-        return process_media(str(media.id))
+        return _run(media)
     except Exception:
         enqueue_now(media.id, media.kind)
         raise

@@ -69,10 +69,15 @@ def transition(
     return media
 
 
-def start_processing(media_id: uuid.UUID | str, *, sources: Iterable[Status] = (Status.PENDING,)) -> Media | None:
-    """Claim the media for processing (confirm, or an operator's retry of a FAILED one)."""
+def start_processing(
+    media_id: uuid.UUID | str, *, sources: Iterable[Status] = (Status.PENDING,), attempt: bool = False
+) -> Media | None:
+    """Claim the media for processing (confirm, or an operator's retry of a FAILED one). With `attempt`,
+    the run starts right here (the inline path): it is counted in the same update, like `begin_attempt`."""
     sources = frozenset(sources)
     fields: dict[str, Any] = {"confirmed_at": timezone.now()} if sources == {Status.PENDING} else {}
+    if attempt:
+        fields.update(attempts=F("attempts") + 1, processing_started_at=timezone.now())
     return transition(
         media_id,
         to=Status.PROCESSING,
@@ -89,9 +94,11 @@ def start_processing(media_id: uuid.UUID | str, *, sources: Iterable[Status] = (
 
 def mark_ready(media_id: uuid.UUID | str, *, outputs: Mapping[str, str] | None = None, **fields: Any) -> Media | None:
     """READY with the outputs made (name -> storage key), in one transaction."""
+    if not outputs:  # one conditional update: nothing to keep together with it
+        return transition(media_id, to=Status.READY, **fields)
     with transaction.atomic():
         media = transition(media_id, to=Status.READY, **fields)
-        if media is not None and outputs:
+        if media is not None:
             _record(media, outputs)
     return media
 

@@ -28,16 +28,18 @@ def source_key(media: Media) -> str | None:
     return moved[0] if moved else None
 
 
-def promote(media: Media, family: Family, *, etag: str, cleaned: Path | None = None) -> str:
+def promote(media: Media, family: Family, *, source: str, etag: str, cleaned: Path | None = None) -> str:
     """Copy the upload to permanent/<id>/original.<ext> and drop the temp object; returns the new key.
 
-    Only the version that was checked (`etag`, from the download) is copied: the upload URL stays valid
-    for a while, and bytes PUT again after the checks must never reach permanent/ unchecked. If they
-    were, storage.Changed is raised and the job runs again, on the new bytes. `cleaned`, a local file
-    made from the checked bytes, is uploaded instead of the copy.
+    `source` is where the checked bytes were read (`source_key`): the temp object, or an original an
+    earlier run already moved (then there is nothing left to move). Only the version that was checked
+    (`etag`, from the download) is copied: the upload URL stays valid for a while, and bytes PUT again
+    after the checks must never reach permanent/ unchecked. If they were, storage.Changed is raised and
+    the job runs again, on the new bytes. `cleaned`, a local file made from the checked bytes, is
+    uploaded instead of the copy.
     """
     key = original_key(media, family)
-    if storage.head(media.temp_key) is not None:
+    if source == media.temp_key:
         # an original never changes under its key, like the renditions
         if cleaned is not None:
             storage.upload(
@@ -50,6 +52,7 @@ def promote(media: Media, family: Family, *, etag: str, cleaned: Path | None = N
                 content_type=family.content_type,
                 cache_control=settings.RENDITION_CACHE_CONTROL,
                 if_match=etag,
+                size=media.size,
             )
         storage.delete([media.temp_key])
     return key

@@ -78,8 +78,9 @@ def _open_upload(media: Media) -> Media:
 def upload_start(media: Media, *, multipart: bool) -> dict[str, Any]:
     """A fresh upload for a PENDING media: one presigned PUT, or a new multipart upload under temp/<id>."""
     if not multipart:
-        Media.objects.filter(pk=media.id, status=Status.PENDING).update(upload_id="", part_size=0)
-        media.upload_id, media.part_size = "", 0
+        if media.upload_id or media.part_size:  # it had a multipart upload; a new media has none to forget
+            Media.objects.filter(pk=media.id, status=Status.PENDING).update(upload_id="", part_size=0)
+            media.upload_id, media.part_size = "", 0
         return storage.presigned_put(
             media.temp_key, content_type=media.content_type, size=media.size, checksum_sha256=media.checksum_sha256
         )

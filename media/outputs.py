@@ -119,9 +119,8 @@ def declared(media: Media, name: str) -> Output | None:
 def missing(media: Media) -> tuple[Output, ...]:
     """The declared outputs of the media's kind (and content type) that it has no row for yet, or one made
     under other settings."""
+    declared = [output for output in of_kind(media.kind) if not output.types or media.content_type in output.types]
+    if not declared:  # a plain text document, say: nothing to look up
+        return ()
     made = dict(media.outputs.values_list("name", "spec"))
-    return tuple(
-        output
-        for output in of_kind(media.kind)
-        if made.get(output.name) != output.spec() and (not output.types or media.content_type in output.types)
-    )
+    return tuple(output for output in declared if made.get(output.name) != output.spec())

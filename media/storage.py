@@ -9,6 +9,7 @@ other only signs URLs for clients, with the endpoint they can reach
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,11 +53,21 @@ def _public() -> S3Storage:
     return _storage(settings.AWS_STORAGE_BUCKET_NAME, settings.S3_PUBLIC_ENDPOINT_URL, True)
 
 
-@lru_cache(maxsize=8)
+_building = threading.Lock()
+
+
 def _client(bucket: str, endpoint: str | None, public: bool) -> Any:
     """One boto3 client per endpoint for the whole process. Clients are thread-safe, but
     django-storages builds a boto3 resource per thread, and Django under ASGI runs every request in
-    a thread of its own: each request paid 100-300 ms of CPU to build one (bench/api.py showed it)."""
+    a thread of its own: each request paid 100-300 ms of CPU to build one (bench/api.py showed it).
+    Built under a lock: the first requests of a busy process arrive together, and each of them
+    building the same client (lru_cache does not hold them back) cost seconds of CPU (bench/load.py)."""
+    with _building:
+        return _built_client(bucket, endpoint, public)
+
+
+@lru_cache(maxsize=8)
+def _built_client(bucket: str, endpoint: str | None, public: bool) -> Any:
     return _storage(bucket, endpoint, public).connection.meta.client
 
 
@@ -249,6 +260,9 @@ def upload(source: Path | IO[bytes], key: str, *, content_type: str, cache_contr
         client().upload_fileobj(source, bucket_name(), key, ExtraArgs=extra)
 
 
+SINGLE_COPY_LIMIT = 5 * 1024**3  # bytes: larger objects can only be copied in parts
+
+
 def copy(
     source_key: str,
     dest_key: str,
@@ -256,9 +270,14 @@ def copy(
     content_type: str | None = None,
     cache_control: str | None = None,
     if_match: str | None = None,
+    size: int | None = None,
 ) -> None:
     """Server-side copy (multipart for big objects), optionally with a new Content-Type and Cache-Control.
-    With `if_match`, only that version of the source is copied; if it was overwritten, Changed."""
+    With `if_match`, only that version of the source is copied; if it was overwritten, Changed.
+
+    Given the `size`, an object up to S3's single-copy limit is copied with one CopyObject; the managed
+    copy first asks the store for the size itself and runs a pool of threads, which cost a small upload's
+    confirm more CPU than all the rest of its storage calls (bench/load.py)."""
     extra: dict[str, str] = {"CopySourceIfMatch": if_match} if if_match else {}
     if content_type or cache_control:
         extra["MetadataDirective"] = "REPLACE"
@@ -266,8 +285,12 @@ def copy(
         extra["ContentType"] = content_type
     if cache_control:
         extra["CacheControl"] = cache_control
+    source = {"Bucket": bucket_name(), "Key": source_key}
     try:
-        client().copy({"Bucket": bucket_name(), "Key": source_key}, bucket_name(), dest_key, ExtraArgs=extra)
+        if size is not None and size <= SINGLE_COPY_LIMIT:
+            client().copy_object(CopySource=source, Bucket=bucket_name(), Key=dest_key, **extra)
+        else:
+            client().copy(source, bucket_name(), dest_key, ExtraArgs=extra)
     except ClientError as exc:
         if if_match and exc.response.get("Error", {}).get("Code") in {"412", "PreconditionFailed"}:
             raise Changed(f"{source_key} changed after it was read") from exc

@@ -11,7 +11,7 @@ import django_rq
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from media import storage
+from media import redis_pool, storage
 from media.models import Media, Status
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,9 @@ def schedule(media: Media) -> None:
     """Sweep temp/<id> once nobody can PUT there anymore; nothing to do if that time has passed."""
     when = media.created_at + timedelta(seconds=settings.UPLOAD_URL_EXPIRY) + MARGIN
     try:
-        django_rq.get_queue("default").enqueue_at(when, sweep, str(media.id), job_id=f"sweep-temp-{media.id}")
+        django_rq.get_queue("default", connection=redis_pool.client()).enqueue_at(
+            when, sweep, str(media.id), job_id=f"sweep-temp-{media.id}"
+        )
     except RedisError:
         log.warning("could not schedule the temp/ sweep of media %s; the daily purge will", media.id, exc_info=True)
 

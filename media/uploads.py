@@ -97,16 +97,20 @@ def media_create(
     if size > limit:
         raise UploadError(ErrorCode.TOO_LARGE, f"{kind.capitalize()} files may be at most {limit:,} bytes.", "size")
     use_multipart = multipart_uploads.wants_multipart(size=size, asked=multipart, checksum_sha256=checksum_sha256)
+    fields = {
+        "owner": owner,
+        "kind": kind,
+        "filename": name,
+        "content_type": content_type.split(";")[0].strip().lower(),
+        "size": size,
+        "checksum_sha256": checksum_sha256.lower(),
+    }
+    if not use_multipart:  # one insert, then a URL signed without a word to the store or the database
+        media = Media.objects.create(**fields)
+        return media, multipart_uploads.upload_start(media, multipart=False)
     with transaction.atomic():  # a store that cannot start a multipart upload leaves no media behind
-        media = Media.objects.create(
-            owner=owner,
-            kind=kind,
-            filename=name,
-            content_type=content_type.split(";")[0].strip().lower(),
-            size=size,
-            checksum_sha256=checksum_sha256.lower(),
-        )
-        return media, multipart_uploads.upload_start(media, multipart=use_multipart)
+        media = Media.objects.create(**fields)
+        return media, multipart_uploads.upload_start(media, multipart=True)
 
 
 @dataclass(frozen=True)
@@ -162,14 +166,17 @@ def media_confirm(*, media: Media) -> Confirmation:
             return Confirmation(media)
         storage.delete([media.temp_key])
         return Confirmation(rejected, UploadError(ErrorCode.SIZE_MISMATCH, message))
-    with transaction.atomic():
-        claimed = lifecycle.start_processing(media.id)
-        if claimed is None:
-            media.refresh_from_db()
-            return Confirmation(media)
-        if claimed.kind not in INLINE_KINDS:
-            jobs.enqueue(claimed)
-            return Confirmation(claimed)
+    if media.kind not in INLINE_KINDS:
+        with transaction.atomic():  # the job is queued once the claim is committed
+            claimed = lifecycle.start_processing(media.id)
+            if claimed is not None:
+                jobs.enqueue(claimed)
+                return Confirmation(claimed)
+    else:  # checked right here: one conditional update claims it and starts the run, no transaction around it
+        claimed = lifecycle.start_processing(media.id, attempt=True)
+    if claimed is None:
+        media.refresh_from_db()
+        return Confirmation(media)
     try:
         jobs.run_inline(claimed)
     except Exception as exc:

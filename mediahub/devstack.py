@@ -284,8 +284,12 @@ def down() -> None:
 
 def processes(python: str, port: str) -> dict[str, str]:
     """`make run`'s processes by name: the web server, two workers and the scheduler."""
+    from django.conf import settings
+
     return {
-        "web": f"{python} -m uvicorn mediahub.asgi:application --host 127.0.0.1 --port {port}",
+        # as many web processes as production runs (settings.WEB_WORKERS): one saturates a core
+        "web": f"{python} -m uvicorn mediahub.asgi:application --host 127.0.0.1 --port {port}"
+        + (f" --workers {settings.WEB_WORKERS}" if settings.WEB_WORKERS > 1 else ""),
         # One worker never takes videos, so long videos never starve images (nor the inline retries
         # and maintenance on `default`); the other takes images first, then videos, then `default`.
         # Both are settings.RQ["WORKER_CLASS"] (media.worker.MediahubWorker).

@@ -100,9 +100,22 @@ TEMPLATES = [
 
 # SQLite for development; PostgreSQL (or anything dj-database-url knows) when DATABASE_URL is set.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-# 0: under ASGI every request runs in a thread of its own, and persistent connections pile up
-# per thread (Django's deployment docs); put a pooler such as PgBouncer in front for reuse.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+# Under ASGI every request runs in a thread of its own: a connection per thread piles up until PostgreSQL
+# refuses ("too many clients", a 500). So connections are never kept per thread (CONN_MAX_AGE 0) but come
+# from a bounded pool per process (psycopg's, built into Django): at most DB_POOL_MAX_SIZE each, waiting at
+# most DB_POOL_TIMEOUT seconds for a free one. Size it for MAX_CONCURRENT_REQUESTS plus the WebSocket
+# consumers' few threads; every process of every machine together must stay below PostgreSQL's
+# max_connections (100 by default): web WEB_WORKERS x DB_POOL_MAX_SIZE + each RQ worker's one.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=16)
+DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=10.0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+        "max_idle": 300,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -129,15 +142,25 @@ AUTH_PASSWORD_VALIDATORS = [
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
 # Throttle counters and other cache entries are shared by every web process.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # one pool per process, not one per request (media/redis_pool.py)
+        "OPTIONS": {"pool_class": "media.redis_pool.SharedConnectionPool"},
+    }
+}
 
-# The channel layer's Redis connections, with their timeouts set here and nowhere else: a read must outlast
-# the layer's longest blocking read (channels-redis's BZPOPMIN waits up to 5 s), or every idle WebSocket
-# fails with redis' TimeoutError; keepalive and a health check notice a Redis that went away.
+# Redis pub/sub: sending an event is one PUBLISH (media/events.py), where channels-redis' default layer
+# ran a Lua script and several round trips per group_send. What it gives up, a queue per consumer, the
+# events do not need: a client that was away reads the current state (the consumer's "sync").
+# The layer's Redis timeouts are set here and nowhere else: a read must outlast the layer's longest blocking
+# read (RedisChannelLayer's BZPOPMIN waits up to 5 s), or every idle WebSocket fails with redis'
+# TimeoutError; keepalive and a health check notice a Redis that went away.
 CHANNEL_REDIS_SOCKET_TIMEOUT = env.float("CHANNEL_REDIS_SOCKET_TIMEOUT", default=30.0)  # seconds
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="channels_redis.core.RedisChannelLayer"),
+        "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="channels_redis.pubsub.RedisPubSubChannelLayer"),
         "CONFIG": {
             "hosts": [
                 {
@@ -324,11 +347,23 @@ STORYBOARD_TILE_WIDTH = env.int("STORYBOARD_TILE_WIDTH", default=160)
 # A transcode whose output has not advanced for this long is hung (a stuck mount, a stopped process): killed, retried.
 VIDEO_STALL_TIMEOUT = env.float("VIDEO_STALL_TIMEOUT", default=120.0)  # seconds
 
+# Progress steps of a run are recorded (a write and an event) at most this often (media/pipeline.py): a small
+# file goes from queued to its final state at once, a long run still shows its stages. 0 records every step.
+PROGRESS_MIN_INTERVAL = env.float("PROGRESS_MIN_INTERVAL", default=0.5)  # seconds
+
 # Unconfirmed uploads expire after this long; terminal media can be purged by retention.
 PENDING_TTL_HOURS = env.int("PENDING_TTL_HOURS", default=24)
 RETENTION_DAYS_REJECTED = env.int("RETENTION_DAYS_REJECTED", default=30)
 
 # --- HTTP API ---------------------------------------------------------------------
+# uvicorn processes of the web server (mediahub/devstack.py, docker-compose.yml); two use both cores here.
+WEB_WORKERS = env.int("WEB_WORKERS", default=2 if PRODUCTION else 1)
+# Admission (web/admission.py): at most MAX_CONCURRENT_REQUESTS HTTP requests of one web process run at
+# once; a request waits at most ADMISSION_WAIT seconds for its turn, then is refused 503 with Retry-After:
+# an overloaded server answers quickly that it is busy instead of queueing until everything times out.
+MAX_CONCURRENT_REQUESTS = env.int("MAX_CONCURRENT_REQUESTS", default=12)
+ADMISSION_WAIT = env.float("ADMISSION_WAIT", default=1.0)  # seconds
+ADMISSION_RETRY_AFTER = env.int("ADMISSION_RETRY_AFTER", default=2)  # seconds, the refusal's Retry-After
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

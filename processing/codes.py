@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     STORAGE_UNAVAILABLE = "storage_unavailable"
     DATABASE_UNAVAILABLE = "database_unavailable"
     REQUEST_TOO_LARGE = "request_too_large"  # a body over the server's limit (413)
+    OVERLOADED = "overloaded"  # 503 with Retry-After: the web process has no free slot (web/admission.py)
     UNKNOWN_ACTION = "unknown_action"
     TOO_MANY_ATTEMPTS = "too_many_attempts"  # logins locked out (web/login_guard.py)
     # multipart uploads (media/multipart.py): 400 bad input, 409 the upload's state does not allow it

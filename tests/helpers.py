@@ -94,3 +94,74 @@ def child_env(**extra: str) -> dict[str, str]:
         "REDIS_URL": settings.REDIS_URL,
         **extra,
     }
+class GroupEvents:
+    """The events sent to a user's group while the block runs, received through the real channel layer as
+    the WebSocket consumer receives them: from one event loop (in a thread of its own) that stays subscribed
+    throughout. The Redis pub/sub layer subscribes per event loop, and `async_to_sync` makes a loop per call,
+    so a subscription made that way is gone before the events are published.
+
+        with GroupEvents(user.id) as seen:
+            ...
+            events = seen.until_final(media_id)
+    """
+
+    FINAL = ("READY", "REJECTED", "FAILED", "EXPIRED")
+
+    def __init__(self, user_id: int) -> None:
+        from media import events
+
+        self.group = events.group_name(user_id)
+        self.received: list[dict] = []
+
+    def __enter__(self) -> GroupEvents:
+        import asyncio
+        import threading
+
+        from channels.layers import get_channel_layer
+
+        self.layer = get_channel_layer()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="group-events", daemon=True)
+        self.thread.start()
+        self.channel = self._run(self._subscribe())
+        self.collecting = asyncio.run_coroutine_threadsafe(self._collect(), self.loop)
+        return self
+
+    def _run(self, coroutine):  # noqa: ANN001 - any coroutine
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)
+
+    async def _subscribe(self) -> str:
+        channel = await self.layer.new_channel("test-events.")
+        await self.layer.group_add(self.group, channel)
+        return channel
+
+    async def _collect(self) -> None:
+        while True:
+            self.received.append((await self.layer.receive(self.channel))["event"])
+
+    def until(self, done, timeout: float = 10) -> list[dict]:  # noqa: ANN001 - a predicate on the list
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not done(self.received):
+            assert time.monotonic() < deadline, f"events so far: {self.received}"
+            time.sleep(0.02)
+        return list(self.received)
+
+    def until_final(self, media_id: str, timeout: float = 10) -> list[dict]:
+        """This media's events up to and including its first final one."""
+
+        def mine(received: list[dict]) -> list[dict]:
+            return [event for event in received if event["id"] == str(media_id)]
+
+        self.until(lambda received: any(event["status"] in self.FINAL for event in mine(received)), timeout)
+        events = mine(self.received)
+        return events[: next(i for i, e in enumerate(events) if e["status"] in self.FINAL) + 1]
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.collecting.cancel)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()  # channels-redis closes this loop's connections with it

@@ -12,10 +12,8 @@ reason when it is absent.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import resource
-import uuid
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -23,18 +21,16 @@ from typing import Any
 
 import django_rq
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from PIL import Image, ImageOps
 from rest_framework.test import APIClient
 from rq import Queue
 
-from media import events, jobs, outputs, storage
+from media import jobs, outputs, storage
 from media.models import Media, Status
 from tests import image_samples
 from tests.api_flow import NOTHING, create, download, get_media, keys_of, run_worker, spool_files, submit
-from tests.helpers import clear_queue, stored_keys, webp_chunks
+from tests.helpers import GroupEvents, clear_queue, stored_keys, webp_chunks
 from tests.image_samples import ImageCase
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -420,27 +416,14 @@ def test_an_empty_image_is_refused_at_create(api: APIClient, images_queue: Queue
 # --- progress events ------------------------------------------------------------------------------
 
 
-async def _events_until_final(channel: str, timeout: float = 10) -> list[dict[str, Any]]:
-    layer = get_channel_layer()
-    received: list[dict[str, Any]] = []
-    while not received or received[-1]["status"] not in (Status.READY, Status.REJECTED, Status.FAILED):
-        message = await asyncio.wait_for(layer.receive(channel), timeout)
-        received.append(message["event"])
-    return received
-
-
-def test_progress_events_reach_the_owner_in_order(api: APIClient, user, images_queue: Queue) -> None:
-    """The owner's group on the real channels-redis layer sees every stage of one job, then READY."""
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)(f"image-worker-test-{uuid.uuid4().hex[:8]}.")
-    group = events.group_name(user.id)
-    async_to_sync(layer.group_add)(group, channel)
-    try:
+def test_progress_events_reach_the_owner_in_order(api: APIClient, user, images_queue: Queue, settings) -> None:
+    """The owner's group on the real channels-redis layer sees every stage of one job, then READY
+    (with every step recorded: by default a fast job's steps are coalesced, tests/test_query_budget.py)."""
+    settings.PROGRESS_MIN_INTERVAL = 0
+    with GroupEvents(user.id) as seen:
         media_id = submit(api, filename="cat.jpg", content_type="image/jpeg", body=image_samples.jpeg())
         run_worker(images_queue)
-        received = async_to_sync(_events_until_final)(channel)
-    finally:
-        async_to_sync(layer.group_discard)(group, channel)
+        received = seen.until_final(media_id)
 
     assert {event["event"] for event in received} == {f"progress:{media_id}"}
     assert {event["id"] for event in received} == {media_id}

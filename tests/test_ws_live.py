@@ -139,7 +139,8 @@ def events_until_final(ws: ClientConnection, media_id: str, timeout: float = 60)
 
 
 @pytest.mark.slow
-def test_an_image_streams_its_progress_over_the_real_server(asgi_server: LiveServer, user: Any) -> None:
+def test_an_image_streams_its_progress_over_the_real_server(asgi_server: LiveServer, user: Any, settings) -> None:
+    settings.PROGRESS_MIN_INTERVAL = 0  # every stage, not one per half second (tests/test_query_budget.py)
     token = Token.objects.create(user=user).key
     auth = {"Authorization": f"Token {token}"}
     body = jpeg()
