@@ -94,6 +94,8 @@ def child_env(**extra: str) -> dict[str, str]:
         "REDIS_URL": settings.REDIS_URL,
         **extra,
     }
+
+
 class GroupEvents:
     """The events sent to a user's group while the block runs, received through the real channel layer as
     the WebSocket consumer receives them: from one event loop (in a thread of its own) that stays subscribed
