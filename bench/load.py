@@ -22,7 +22,7 @@ the stack's own so leftovers of other runs do not count.
 
 Credentials as in bench/api.py: --token (MEDIAHUB_TOKEN), else --username/--password. The bucket is
 read with S3_ENDPOINT_URL, S3_BUCKET, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the stack's own
-defaults). bench/run_load.sh starts a production-like stack and runs this against it.
+defaults). bench/load_stack.sh starts a production-like stack and runs this against it.
 """
 
 from __future__ import annotations

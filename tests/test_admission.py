@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -118,3 +119,30 @@ def test_new_uploads_leave_room_for_the_uploads_in_progress(four_slots: str, use
     assert new_upload.headers["Retry-After"] == "7"
     assert in_progress.status_code == 200
     assert requests.post(f"{four_slots}/api/media/", json=body, headers=auth, timeout=10).status_code == 201
+
+
+def test_one_admission_serves_each_new_event_loop() -> None:
+    """The project's app outlives a server's event loop (tests start uvicorn again and again in one process):
+    asyncio primitives bound to the first loop must not refuse or fail the next one's requests. The inner
+    app stands in for Django: a request that takes 50 ms."""
+
+    async def slow(scope: dict, receive: object, send) -> None:  # noqa: ANN001 - ASGI send
+        await asyncio.sleep(0.05)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    admission = Admission(slow, limit=1, wait=2.0, retry_after=1)
+
+    async def burst() -> list[int]:
+        statuses: list[int] = []
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        scope = {"type": "http", "path": "/api/media/", "method": "GET"}
+        await asyncio.gather(*(admission(scope, None, send) for _ in range(3)))  # two wait for the one slot
+        return statuses
+
+    assert asyncio.run(burst()) == [200, 200, 200]
+    assert asyncio.run(burst()) == [200, 200, 200]  # another loop, the same admission

@@ -34,7 +34,8 @@ class Admission:
         self.new_upload_limit = max(1, limit - limit // 4)
         self.wait = wait
         self.in_flight = 0
-        self.freed = asyncio.Condition()  # bound to the server's one event loop on first use
+        self.freed = asyncio.Condition()
+        self.loop: asyncio.AbstractEventLoop | None = None
         body = {"error": {"code": ErrorCode.OVERLOADED.value, "message": MESSAGE}}
         self.refusal = json.dumps(body).encode()
         self.retry_after = str(retry_after).encode()
@@ -42,6 +43,9 @@ class Admission:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
             return await self.app(scope, receive, send)
+        if self.loop is not asyncio.get_running_loop():
+            # asyncio primitives belong to one loop: a server (a test's, say) started anew gets fresh ones
+            self.loop, self.freed, self.in_flight = asyncio.get_running_loop(), asyncio.Condition(), 0
         cap = self.new_upload_limit if (scope["method"], scope["path"]) == NEW_UPLOADS else self.limit
         async with self.freed:
             try:
