@@ -250,8 +250,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             proc.wait(90)
         except subprocess.TimeoutExpired:
             proc.kill()
-        for pid in stack.restarted:
-            devstack.stop_pid(pid)
+        devstack.stop(stack.restarted)  # and their pid files
         log.seek(0)
         print(log.read()[-4000:])
         _admin(db_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
