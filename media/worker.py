@@ -86,6 +86,9 @@ class MediahubWorker(SimpleWorker):
         self._beating = threading.Event()
         self.jobs_done = 0
         self.recycle_reason = ""
+        # the heartbeat thread looks after the retry scheduler only between rq starting and stopping it
+        self._scheduler_lock = threading.Lock()
+        self._scheduler_watched = False
 
     # --- heartbeat -------------------------------------------------------------------------
 
@@ -124,27 +127,34 @@ class MediahubWorker(SimpleWorker):
     def _beat(self) -> None:
         self.connection.set(heartbeat_key(self.name), self._running_job_id, ex=settings.WORKER_HEARTBEAT_TTL)
 
+    def _start_scheduler(self, *args: Any, **kwargs: Any) -> None:
+        with self._scheduler_lock:
+            super()._start_scheduler(*args, **kwargs)
+            self._scheduler_watched = True
+
     def _restart_dead_scheduler(self) -> None:
         """rq restarts a dead retry scheduler only in its 10-minute maintenance: retries due in 10 s would wait."""
-        scheduler = self.scheduler
-        if scheduler is None:
-            return
-        process = scheduler._process
-        if process is None or not process.is_alive():
-            scheduler.acquire_locks(auto_start=True)  # another worker's scheduler may hold the locks: fine
+        with self._scheduler_lock:
+            scheduler = self.scheduler
+            if not self._scheduler_watched or scheduler is None:
+                return
+            process = scheduler._process
+            if process is None or not process.is_alive():
+                scheduler.acquire_locks(auto_start=True)  # another worker's scheduler may hold the locks: fine
 
     def _restart_scheduler(self) -> None:
         """After a Redis outage, a fresh retry scheduler: the old one may have died or hung on its connection,
         and its locks (restored from Redis' append-only file) would keep any other out for a minute."""
-        scheduler = self.scheduler
-        if scheduler is None:
-            return
-        process = scheduler._process
-        if process is not None and process.is_alive():
-            process.terminate()
-            process.join(5)
-        scheduler.release_locks()
-        scheduler.acquire_locks(auto_start=True)
+        with self._scheduler_lock:
+            scheduler = self.scheduler
+            if not self._scheduler_watched or scheduler is None:
+                return
+            process = scheduler._process
+            if process is not None and process.is_alive():
+                process.terminate()
+                process.join(5)
+            scheduler.release_locks()
+            scheduler.acquire_locks(auto_start=True)
         log.warning("worker %s: retry scheduler restarted after the Redis outage", self.name)
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
@@ -154,6 +164,8 @@ class MediahubWorker(SimpleWorker):
         super().prepare_job_execution(job, remove_from_intermediate_queue)
 
     def teardown(self) -> None:
+        with self._scheduler_lock:  # no restart may race rq stopping the scheduler (its process would outlive us)
+            self._scheduler_watched = False
         self._beating.clear()
         try:
             self.connection.delete(heartbeat_key(self.name))

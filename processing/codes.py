@@ -48,6 +48,8 @@ class ErrorCode(StrEnum):
     NULL = "null"
     BLANK = "blank"
     MAX_LENGTH = "max_length"
+    NULL_CHARACTERS_NOT_ALLOWED = "null_characters_not_allowed"  # a NUL in a text field
+    SURROGATE_CHARACTERS_NOT_ALLOWED = "surrogate_characters_not_allowed"  # a lone UTF-16 surrogate
     MIN_VALUE = "min_value"
     MAX_VALUE = "max_value"
     INVALID_CHOICE = "invalid_choice"

@@ -43,7 +43,7 @@ REDIS_PORT, S3_PORT, CLAMD_PORT = 16710, 28710, 13710
 BASE = f"http://127.0.0.1:{PORT}"
 FINAL = {"READY", "REJECTED", "FAILED", "EXPIRED"}
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the stack's start counts in the first test
 
 
 def _postgres_url(name: str) -> str:
@@ -250,8 +250,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             proc.wait(90)
         except subprocess.TimeoutExpired:
             proc.kill()
-        for pid in stack.restarted:
-            devstack.stop_pid(pid)
+        devstack.stop(stack.restarted)  # and their pid files
         log.seek(0)
         print(log.read()[-4000:])
         _admin(db_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
@@ -383,6 +382,6 @@ def test_seaweedfs_stopped_during_processing(stack: Stack) -> None:
     _outage(stack, "seaweedfs", 40, "SeaweedFS stopped for 40 s during processing")
 
 
-@pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_clamd_down_for_ten_minutes(stack: Stack) -> None:
     _outage(stack, "clamd", 600, "clamd down for 10 minutes")

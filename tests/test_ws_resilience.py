@@ -48,8 +48,7 @@ def own_redis() -> Iterator[devstack.Service]:
     finally:
         settings.CHANNEL_LAYERS["default"] = saved
         channel_layers.backends.clear()
-        for started in service.pids:  # type: ignore[attr-defined]
-            devstack.stop_pid(started)
+        devstack.stop(service.pids)  # type: ignore[attr-defined]  # and their pid files
 
 
 def _kill(service: devstack.Service) -> None:
