@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from media import actions, engines, lifecycle, moves, outputs, spool, storage, temp_sweep
+from media import actions, engines, lifecycle, live_hls, moves, outputs, spool, storage, temp_sweep
 from media.models import Kind, Media, Status
 from processing import archives, audio, documents, scan, sniff
 from processing.codes import ErrorCode, Stage
@@ -189,9 +189,10 @@ def _upload_outputs(media: Media, files: list[tuple[outputs.Output, Path]]) -> d
 
 
 def run_video(media: Media) -> None:
-    """Videos: sniff, probe (caps before decoding), thumbnail, one-pass HLS ladder, upload, READY
-    (each of the two only if the media lacks it)."""
-    from processing import hls, storyboard, subtitles, video
+    """Videos: sniff, probe (caps before decoding), thumbnail, the one-pass HLS ladder published as it is
+    written (playable from its first segments, `media.live_hls`), subtitles, storyboard, READY (each
+    output only if the media lacks it)."""
+    from processing import storyboard, subtitles, video
 
     wanted = {output.builder: output for output in outputs.missing(media)}
     spec = engines.video_spec()
@@ -210,41 +211,45 @@ def run_video(media: Media) -> None:
         if thumbnail := wanted.get("video_thumbnail"):
             _step(media, 12, Stage.THUMBNAIL)
             video.make_thumbnail(spooled.path(), work / thumbnail.filename, info, spec)
-            uploads.append((work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type))
-        if board := wanted.get("storyboard"):
-            _step(media, 13, Stage.THUMBNAIL)  # previews, like the thumbnail: no stage of its own
-            made = storyboard.make_storyboard(spooled.path(), work, info, engines.storyboard_spec(), spec)
-            sprite_key = f"{board.key(media).rsplit('/', 1)[0]}/{storyboard.SPRITE}"
-            uploads += [(made.vtt, board.key(media), board.content_type), (made.sprite, sprite_key, "image/webp")]
+            _upload(work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type)
         if playlist := wanted.get("hls"):
             _step(media, 15, Stage.TRANSCODING)
+            folder = playlist.key(media).rsplit("/", 1)[0]  # permanent/<id>/hls: the master's own folder
+            published = live_hls.LivePublisher(
+                work / "hls", folder, on_playable=lambda: lifecycle.mark_playable(media.id, metadata=metadata)
+            )
+            report = _rising(media, start=15, span=70, stage=Stage.TRANSCODING)
             try:
-                result = video.transcode_hls(
-                    spooled.path(),
-                    work / "hls",
-                    info,
-                    spec,
-                    on_progress=_rising(media, start=15, span=75, stage=Stage.TRANSCODING),
-                )
-            except video.TranscodeError as exc:
-                if exc.reason == "timeout":
+                with published:
+                    result = video.transcode_hls(
+                        spooled.path(),
+                        work / "hls",
+                        info,
+                        spec,
+                        on_progress=lambda done: (published.sync(), report(done)),
+                    )
+                    tracks, skipped = subtitles.add_to_hls(spooled.path(), result.out_dir, info.duration, spec)
+                    published.sync()  # the rest of the ladder, the subtitles, and the playlists as VOD
+            except BaseException as exc:
+                lifecycle.withdraw_playable(media.id)  # a half-published ladder is not offered
+                if isinstance(exc, video.TranscodeError) and exc.reason == "timeout":
                     raise GiveUp(exc.message, exc.detail) from exc
                 raise
-            tracks, skipped = subtitles.add_to_hls(spooled.path(), result.out_dir, info.duration, spec)
             metadata["subtitles"] = [
                 {"language": track.language, "file": f"{subtitles.SUBS}/{track.path.name}"} for track in tracks
             ]
             if skipped:  # the video is fine without them; the owner sees which tracks were left out and why
                 metadata["subtitles_skipped"] = [{"codec": s.codec, "reason": s.reason} for s in skipped]
-            folder = playlist.key(media).rsplit("/", 1)[0]  # permanent/<id>/hls: the master's own folder
-            uploads += [
-                (result.out_dir / rel, f"{folder}/{rel.as_posix()}", hls.content_type(rel.name))
-                for rel in result.files()
-            ]
             metadata["renditions"] = [f"{r.width}x{r.height}" for r in result.renditions]
+        if board := wanted.get("storyboard"):
+            # after the ladder: scrubbing previews can wait, playing cannot
+            _step(media, 88, Stage.THUMBNAIL)  # previews, like the thumbnail: no stage of its own
+            made = storyboard.make_storyboard(spooled.path(), work, info, engines.storyboard_spec(), spec)
+            sprite_key = f"{board.key(media).rsplit('/', 1)[0]}/{storyboard.SPRITE}"
+            uploads += [(made.vtt, board.key(media), board.content_type), (made.sprite, sprite_key, "image/webp")]
         _step(media, 92, Stage.UPLOADING)
         original = moves.promote(media, detection.family, etag=spooled.etag)
-        with ThreadPoolExecutor(max_workers=8) as pool:  # many small segments: upload in parallel
+        with ThreadPoolExecutor(max_workers=8) as pool:
             for done in [pool.submit(_upload, *item) for item in uploads]:
                 done.result()
         made = {output.name: output.key(media) for output in wanted.values()}
