@@ -218,7 +218,7 @@ def run_video(media: Media) -> None:
             published = live_hls.LivePublisher(
                 work / "hls", folder, on_playable=lambda: lifecycle.mark_playable(media.id, metadata=metadata)
             )
-            report = _rising(media, start=15, span=70, stage=Stage.TRANSCODING)
+            report = _rising(media, start=15, span=75, stage=Stage.TRANSCODING)
             try:
                 with published:
                     result = video.transcode_hls(
@@ -243,7 +243,7 @@ def run_video(media: Media) -> None:
             metadata["renditions"] = [f"{r.width}x{r.height}" for r in result.renditions]
         if board := wanted.get("storyboard"):
             # after the ladder: scrubbing previews can wait, playing cannot
-            _step(media, 88, Stage.THUMBNAIL)  # previews, like the thumbnail: no stage of its own
+            _step(media, 91, Stage.THUMBNAIL)  # previews, like the thumbnail: no stage of its own
             made = storyboard.make_storyboard(spooled.path(), work, info, engines.storyboard_spec(), spec)
             sprite_key = f"{board.key(media).rsplit('/', 1)[0]}/{storyboard.SPRITE}"
             uploads += [(made.vtt, board.key(media), board.content_type), (made.sprite, sprite_key, "image/webp")]
