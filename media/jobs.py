@@ -26,7 +26,7 @@ from rq.timeouts import JobTimeoutException
 
 from media import actions, lifecycle, pipeline
 from media.models import Kind, Media, Status
-from processing.errors import GiveUp, Rejected, Superseded
+from processing.errors import Deferred, GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +92,22 @@ def cancel(media_id: object, kind: str) -> None:
         Job.fetch(job_id(media_id), connection=queue.connection).cancel()
 
 
-def process_media(media_id: str) -> str:
-    """The RQ job: run the media's pipeline once. Safe to run twice, or for a media no longer PROCESSING."""
+def process_media(media_id: str, *, confirming: bool = False) -> str:
+    """The RQ job: run the media's pipeline once. Safe to run twice, or for a media no longer PROCESSING.
+
+    `confirming`: the inline path of confirm (run_inline below); what does not fit it is queued."""
     media = lifecycle.begin_attempt(media_id)
     if media is None:
         return "skipped: not PROCESSING"
     try:
-        pipeline.PIPELINES[media.kind](media)
+        if confirming:
+            pipeline.run_inline(media, confirming=True)
+        else:
+            pipeline.PIPELINES[media.kind](media)
+    except Deferred as exc:
+        log.info("media %s: %s; queued", media.id, exc)
+        enqueue_now(media.id, media.kind)  # still PROCESSING; resume_stalled queues it if Redis is down
+        return "deferred: queued"
     except Rejected as exc:
         actions.media_reject(media=media, exc=exc)
         return f"rejected: {exc.code}"
@@ -146,7 +155,7 @@ def run_inline(media: Media) -> str:
     """The inline path of confirm. On a transient failure the media stays PROCESSING, a retrying
     job is queued, and the exception is raised for the caller to report."""
     try:
-        return process_media(str(media.id))
+        return process_media(str(media.id), confirming=True)
     except Exception:
         enqueue_now(media.id, media.kind)
         raise

@@ -21,7 +21,7 @@ from media import actions, engines, lifecycle, live_hls, moves, outputs, spool, 
 from media.models import Kind, Media, Status
 from processing import archives, audio, documents, scan, sniff
 from processing.codes import ErrorCode, Stage
-from processing.errors import GiveUp, Rejected, Superseded
+from processing.errors import Deferred, GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,12 @@ def _finish(media: Media, made: dict[str, str], spooled: spool.Spooled, **fields
         actions.drop_if_deleted(media=media)
 
 
-def run_inline(media: Media) -> None:
-    """Audio and documents: sniff, scan, probe (audio), move to permanent/, READY."""
+def run_inline(media: Media, *, confirming: bool = False) -> None:
+    """Audio and documents: sniff, scan, probe (audio), move to permanent/, READY.
+
+    `confirming`: this runs inside the confirm request, whose time is bounded: audio longer than
+    AUDIO_INLINE_MAX_DURATION raises Deferred once its headers are read, and the queue takes it over
+    (progress events follow its decode there)."""
     key = _source(media)
     _step(media, 10, Stage.DOWNLOADING)
     with spool.fetch(key, size=media.size) as spooled:
@@ -110,9 +114,15 @@ def run_inline(media: Media) -> None:
         _scan(media, spooled.file, 50, detection.family)
         made: dict[str, str] = {}
         if media.kind == Kind.AUDIO:
-            _step(media, 70, Stage.PROBING)
-            metadata = audio.probe_audio(spooled.path(), **engines.ffmpeg_tools())
+            _step(media, 60, Stage.PROBING)
+            tools = engines.ffmpeg_tools()
+            metadata = audio.read_headers(spooled.path(), ffprobe=tools["ffprobe"])
+            if confirming and metadata["duration"] > settings.AUDIO_INLINE_MAX_DURATION:
+                raise Deferred(f"{metadata['duration']:.0f} s of audio is over the confirm's budget")
+            report = _rising(media, start=60, span=25, stage=Stage.PROBING)
+            audio.check_whole(spooled.path(), metadata["duration"], ffmpeg=tools["ffmpeg"], on_progress=report)
             if wanted := [output for output in outputs.missing(media) if output.builder == "waveform"]:
+                _step(media, 86, Stage.PROBING)
                 made = _waveform(media, spooled.path(), wanted)
         else:
             metadata = documents.describe(spooled.file, detection.family)
