@@ -74,7 +74,8 @@ def test_the_page_plays_a_video_before_ready_and_shows_storyboard_subtitles_wave
         video.locator("video").wait_for(timeout=120_000)
     except Exception as exc:
         detail = page.request.get(f"{asgi_server.url}/api/media/{video.get_attribute('data-id')}/").json()
-        raise AssertionError(f"no player; the card {video.evaluate('(c) => ({...c.dataset})')}, the media {detail}") from exc
+        shown = video.evaluate("(c) => ({...c.dataset})")
+        raise AssertionError(f"no player; the card {shown}, the media {detail}") from exc
     assert video.get_attribute("data-playable") == "early"
     playing = page.evaluate(
         """async () => {
