@@ -4,6 +4,13 @@
     .venv/bin/python bench/video.py --configs default,veryfast --runs 5
     .venv/bin/python bench/video.py --quality                # + size and SSIM of each rendition
     .venv/bin/python bench/video.py --set scaler=bilinear    # try another VideoSpec value
+    .venv/bin/python bench/video.py --playable               # + confirm -> playable, 30 s and 10 min clips
+
+With `--playable` (needs DATABASE_URL, REDIS_URL, SeaweedFS and clamd, like `make run`; S3_BUCKET is best
+a bench bucket of its own) it also times the whole job, the way a client meets it, for the 30 s clip and a
+10-minute one (the same clip 20 times over, stream-copied): each is uploaded to temp/, claimed as confirm
+claims it, and run by the job function in this process (no queue wait); the media row's own timestamps
+give confirm -> playable (the first segments published: `playable_at`) and confirm -> READY.
 
 The input is a 30 s 1080p30 clip with audio and natural motion: a slow pan and
 zoom over an 8 MP phone photo of the shared corpus, encoded once (x264 medium,
@@ -132,6 +139,55 @@ def quality(src: Path, out: Path, info: VideoInfo, spec: VideoSpec) -> list[str]
     return rows
 
 
+def long_clip(src: Path, minutes: int = 10) -> Path:
+    """The clip repeated to `minutes` minutes, stream-copied (no re-encode): the same picture, longer."""
+    clip = OUT / f"{src.stem}_{minutes}min.mp4"
+    if not clip.exists():
+        loops = minutes * 60 // SECONDS - 1
+        cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-stream_loop", str(loops)]
+        subprocess.run([*cmd, "-i", str(src), "-c", "copy", "-movflags", "+faststart", str(clip)], check=True)
+    return clip
+
+
+def playable(clips: list[Path]) -> None:
+    """Confirm -> playable and confirm -> READY of each clip through the real job (see the docstring)."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediahub.settings")
+    django.setup()
+    from django.contrib.auth import get_user_model
+
+    from media import jobs, lifecycle, storage
+    from media.models import Media, Status
+
+    storage.ensure_bucket()
+    user = get_user_model().objects.get_or_create(username="bench-video")[0]
+    print("\n| clip | length | bytes | confirm -> playable | confirm -> READY | READY x realtime |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for clip in clips:
+        info = probe_video(clip)
+        size = clip.stat().st_size
+        media = Media.objects.create(owner=user, kind="video", filename=clip.name, content_type="video/mp4", size=size)
+        try:
+            storage.upload(clip, media.temp_key, content_type="video/mp4")
+            lifecycle.start_processing(media.id)  # what confirm does once the upload is there
+            outcome = jobs.process_media(str(media.id))
+            media.refresh_from_db()
+            if media.status != Status.READY or media.playable_at is None:
+                sys.exit(f"{clip.name}: {outcome}, {media.status} {media.error}")
+            to_playable = (media.playable_at - media.confirmed_at).total_seconds()
+            to_ready = (media.finished_at - media.confirmed_at).total_seconds()
+            print(
+                f"| {clip.name} | {info.duration:.0f} s | {size / 1e6:.0f} MB | {to_playable:.1f} s | "
+                f"{to_ready:.1f} s | {info.duration / to_ready:.2f}x |",
+                flush=True,
+            )
+        finally:
+            storage.delete_prefix(media.permanent_prefix)
+            storage.delete([media.temp_key])
+            media.delete()
+
+
 def parse_value(text: str) -> object:
     for kind in (int, float):
         try:
@@ -149,6 +205,7 @@ def main() -> None:
     parser.add_argument("--quality", action="store_true", help="also measure bitrate and SSIM (slow)")
     parser.add_argument("--grain", action="store_true", help="use the pan with film grain (harder to encode)")
     parser.add_argument("--clip", type=Path, help="another input instead of the generated pan")
+    parser.add_argument("--playable", action="store_true", help="also confirm -> playable, 30 s and 10 min")
     args = parser.parse_args()
 
     src = args.clip or make_clip(grain=args.grain)
@@ -189,6 +246,9 @@ def main() -> None:
             print(f"| {name} | {x264} | {way} | {wall:.1f} | {cpu:.1f} | {info.duration / wall:.2f}x | {ratios} |")
     for name, rows in quality_rows.items():
         print(f"quality, {name}: " + "; ".join(rows))
+    if args.playable:
+        playable([src, long_clip(src)])
+        print(f"load {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
