@@ -221,7 +221,7 @@ def run_video(media: Media) -> None:
         if thumbnail := wanted.get("video_thumbnail"):
             _step(media, 12, Stage.THUMBNAIL)
             video.make_thumbnail(spooled.path(), work / thumbnail.filename, info, spec)
-            _upload(work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type)
+            uploads.append((work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type))
         if playlist := wanted.get("hls"):
             _step(media, 15, Stage.TRANSCODING)
             folder = playlist.key(media).rsplit("/", 1)[0]  # permanent/<id>/hls: the master's own folder
@@ -241,7 +241,7 @@ def run_video(media: Media) -> None:
                     tracks, skipped = subtitles.add_to_hls(spooled.path(), result.out_dir, info.duration, spec)
                     published.sync()  # the rest of the ladder, the subtitles, and the playlists as VOD
             except BaseException as exc:
-                lifecycle.withdraw_playable(media.id)  # a half-published ladder is not offered
+                _withdraw(media, folder)
                 if isinstance(exc, video.TranscodeError) and exc.reason == "timeout":
                     raise GiveUp(exc.message, exc.detail) from exc
                 raise
@@ -264,6 +264,15 @@ def run_video(media: Media) -> None:
                 done.result()
         made = {output.name: output.key(media) for output in wanted.values()}
         _finish(media, made, spooled, original_key=original, detected_type=detection.mime, metadata=metadata)
+
+
+def _withdraw(media: Media, folder: str) -> None:
+    """A half-published ladder is neither offered nor kept: a run that fails leaves only the upload."""
+    lifecycle.withdraw_playable(media.id)
+    try:
+        storage.delete_prefix(f"{folder}/")
+    except Exception:  # the store is what failed, likely: the next run overwrites, REJECTED or a purge removes
+        log.warning("could not remove the half-published ladder of media %s", media.id, exc_info=True)
 
 
 def _rising(media: Media, *, start: int, span: int, stage: str) -> Callable[[float], None]:
