@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
-HLS_JS := media/static/vendor/hls.js/hls.light.min.js
+HLS_JS := media/static/vendor/hls.js/hls.min.js
 UPPY_JS := media/static/vendor/uppy/uppy.min.js
 
 .PHONY: install install-test run test test-unit lint stop
@@ -25,7 +25,7 @@ $(NODE_MODULES): package.json package-lock.json
 
 # The upload page's HLS player.
 $(HLS_JS): $(NODE_MODULES)
-	mkdir -p $(@D) && cp node_modules/hls.js/dist/hls.light.min.js node_modules/hls.js/LICENSE $(@D)/
+	mkdir -p $(@D) && cp node_modules/hls.js/dist/hls.min.js node_modules/hls.js/LICENSE $(@D)/
 
 # Uppy's prebuilt bundle (@uppy/core with @uppy/aws-s3 among its plugins, as window.Uppy), for the Uppy example page.
 $(UPPY_JS): $(NODE_MODULES)

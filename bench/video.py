@@ -4,6 +4,13 @@
     .venv/bin/python bench/video.py --configs default,veryfast --runs 5
     .venv/bin/python bench/video.py --quality                # + size and SSIM of each rendition
     .venv/bin/python bench/video.py --set scaler=bilinear    # try another VideoSpec value
+    .venv/bin/python bench/video.py --playable               # + confirm -> playable, 30 s and 10 min clips
+
+With `--playable` (needs DATABASE_URL, REDIS_URL, SeaweedFS and clamd, like `make run`; S3_BUCKET is best
+a bench bucket of its own) it also times the whole job, the way a client meets it, for the 30 s clip and a
+10-minute one (the same clip 20 times over, stream-copied): each is uploaded to temp/, claimed as confirm
+claims it, and run by the job function in this process (no queue wait); the media row's own timestamps
+give confirm -> playable (the first segments published: `playable_at`) and confirm -> READY.
 
 The input is a 30 s 1080p30 clip with audio and natural motion: a slow pan and
 zoom over an 8 MP phone photo of the shared corpus, encoded once (x264 medium,
@@ -132,6 +139,86 @@ def quality(src: Path, out: Path, info: VideoInfo, spec: VideoSpec) -> list[str]
     return rows
 
 
+def long_clip(src: Path, minutes: int = 10) -> Path:
+    """The clip repeated to `minutes` minutes, stream-copied (no re-encode): the same picture, longer."""
+    clip = OUT / f"{src.stem}_{minutes}min.mp4"
+    if not clip.exists():
+        loops = minutes * 60 // SECONDS - 1
+        cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-stream_loop", str(loops)]
+        subprocess.run([*cmd, "-i", str(src), "-c", "copy", "-movflags", "+faststart", str(clip)], check=True)
+    return clip
+
+
+def playable(clips: list[Path], full_until: float = 60) -> None:
+    """Confirm -> playable and confirm -> READY of each clip through the real job (see the docstring).
+    A clip longer than `full_until` seconds is deleted once it is playable (the job then stops, as for any
+    media deleted while processing): its READY would only time the ladder again, for many minutes."""
+    import threading
+    from datetime import datetime
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediahub.settings")
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from media import jobs, lifecycle, storage
+    from media.models import Media
+
+    def delete_once_playable(media_id: object, seen: dict[str, datetime], stop: threading.Event) -> None:
+        try:
+            while not stop.wait(0.05):
+                at = Media.objects.filter(pk=media_id).values_list("playable_at", flat=True).first()
+                if at is not None:
+                    seen["playable_at"] = at
+                    Media.objects.filter(pk=media_id).delete()
+                    return
+        finally:
+            connection.close()
+
+    storage.ensure_bucket()
+    user = get_user_model().objects.get_or_create(username="bench-video")[0]
+    print("\n| clip | length | bytes | confirm -> playable | confirm -> READY | READY x realtime |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for clip in clips:
+        info = probe_video(clip)
+        size = clip.stat().st_size
+        media = Media.objects.create(owner=user, kind="video", filename=clip.name, content_type="video/mp4", size=size)
+        seen: dict[str, datetime] = {}
+        stop = threading.Event()
+        stopper = threading.Thread(target=delete_once_playable, args=(media.id, seen, stop))
+        try:
+            storage.upload(clip, media.temp_key, content_type="video/mp4")
+            claimed = lifecycle.start_processing(media.id)  # what confirm does once the upload is there
+            assert claimed is not None and claimed.confirmed_at is not None
+            if info.duration > full_until:
+                stopper.start()
+            outcome = jobs.process_media(str(media.id))
+            stop.set()
+            if stopper.is_alive():
+                stopper.join()
+            row = Media.objects.filter(pk=media.id).first()
+            playable_at = seen.get("playable_at") or (row.playable_at if row else None)
+            if playable_at is None:
+                sys.exit(f"{clip.name}: {outcome}, never playable ({row.status if row else 'deleted'})")
+            to_playable = (playable_at - claimed.confirmed_at).total_seconds()
+            if row is not None and row.finished_at is not None:
+                to_ready = (row.finished_at - claimed.confirmed_at).total_seconds()
+                ready = f"{to_ready:.1f} s | {info.duration / to_ready:.2f}x"
+            else:
+                ready = "stopped once playable | "
+            print(
+                f"| {clip.name} | {info.duration:.0f} s | {size / 1e6:.0f} MB | {to_playable:.1f} s | {ready} |",
+                flush=True,
+            )
+        finally:
+            stop.set()
+            storage.delete_prefix(media.permanent_prefix)
+            storage.delete([media.temp_key])
+            Media.objects.filter(pk=media.id).delete()
+
+
 def parse_value(text: str) -> object:
     for kind in (int, float):
         try:
@@ -149,6 +236,7 @@ def main() -> None:
     parser.add_argument("--quality", action="store_true", help="also measure bitrate and SSIM (slow)")
     parser.add_argument("--grain", action="store_true", help="use the pan with film grain (harder to encode)")
     parser.add_argument("--clip", type=Path, help="another input instead of the generated pan")
+    parser.add_argument("--playable", action="store_true", help="also confirm -> playable, 30 s and 10 min")
     args = parser.parse_args()
 
     src = args.clip or make_clip(grain=args.grain)
@@ -175,6 +263,9 @@ def main() -> None:
                     quality_rows[name] = quality(src, work, info, spec)
     shutil.rmtree(work, ignore_errors=True)
 
+    if not args.runs:  # --runs 0: the confirm -> playable figures alone
+        playable([src, long_clip(src)])
+        return
     print(f"\nmedians of {args.runs} runs, load {os.getloadavg()[0]:.1f} at the end")
     print("| config | x264 | way | wall s | CPU s | x realtime | naive/single wall | naive/single CPU |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
@@ -189,6 +280,9 @@ def main() -> None:
             print(f"| {name} | {x264} | {way} | {wall:.1f} | {cpu:.1f} | {info.duration / wall:.2f}x | {ratios} |")
     for name, rows in quality_rows.items():
         print(f"quality, {name}: " + "; ".join(rows))
+    if args.playable:
+        playable([src, long_clip(src)])
+        print(f"load {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

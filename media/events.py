@@ -40,6 +40,9 @@ def event_for(media: Media, **extra: Any) -> dict[str, Any]:
         "progress": media.progress,
         "stage": media.stage,
         "thumbnail_url": thumbnail_url,
+        # a video plays before READY once its first segments are out: the signed master playlist
+        "playable": selectors.playable(media),
+        "hls_url": selectors.hls_url(media),
     }
     if media.status in (Status.REJECTED, Status.FAILED) and media.error:
         event["error"] = media.error

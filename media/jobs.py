@@ -29,7 +29,7 @@ from rq.timeouts import JobTimeoutException
 
 from media import actions, dependencies, lifecycle, pipeline, redis_pool
 from media.models import Kind, Media, Status
-from processing.errors import GiveUp, Rejected, Superseded
+from processing.errors import Deferred, GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,19 @@ def process_media(media_id: str) -> str:
     return _run(media)
 
 
-def _run(media: Media) -> str:
-    """One attempt of the media's pipeline, already counted; its outcome as the job's result."""
+def _run(media: Media, *, confirming: bool = False) -> str:
+    """One attempt of the media's pipeline, already counted; its outcome as the job's result.
+
+    `confirming`: the inline path of confirm (run_inline below); what does not fit it is queued."""
     try:
-        pipeline.PIPELINES[media.kind](media)
+        if confirming:
+            pipeline.run_inline(media, confirming=True)
+        else:
+            pipeline.PIPELINES[media.kind](media)
+    except Deferred as exc:
+        log.info("media %s: %s; queued", media.id, exc)
+        enqueue_now(media.id, media.kind)  # still PROCESSING; resume_stalled queues it if Redis is down
+        return "deferred: queued"
     except Rejected as exc:
         actions.media_reject(media=media, exc=exc)
         return f"rejected: {exc.code}"
@@ -174,7 +183,7 @@ def run_inline(media: Media) -> str:
     (`lifecycle.start_processing(attempt=True)`). On a transient failure the media stays PROCESSING, a
     retrying job is queued, and the exception is raised for the caller to report."""
     try:
-        return _run(media)
+        return _run(media, confirming=True)
     except Exception:
         enqueue_now(media.id, media.kind)
         raise

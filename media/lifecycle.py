@@ -61,6 +61,8 @@ def transition(
         fields.setdefault("finished_at", now)
     if to == Status.READY:
         fields.update(progress=100, stage=Stage.DONE, error_code="", error_message="", error_detail="")
+    if to in (Status.REJECTED, Status.FAILED):
+        fields["playable_at"] = None  # what was published early is no longer offered
     won = Media.objects.filter(pk=media_id, status__in=wanted).update(status=to, updated_at=now, **fields)
     if not won:
         return None
@@ -153,10 +155,41 @@ def mark_expired(media_id: uuid.UUID | str) -> Media | None:
 def begin_attempt(media_id: uuid.UUID | str) -> Media | None:
     """A worker starts a run: count it. Returns None when the media is no longer PROCESSING,
     so a stale or duplicate job does nothing."""
+    # A new run rewrites the early-published playlists from their start: they are not offered until it
+    # publishes its own first segments (an EVENT playlist must never shrink under a player).
+    was_playable = Media.objects.filter(pk=media_id, status=Status.PROCESSING, playable_at__isnull=False).exists()
     won = Media.objects.filter(pk=media_id, status=Status.PROCESSING).update(
-        attempts=F("attempts") + 1, processing_started_at=timezone.now(), updated_at=timezone.now()
+        attempts=F("attempts") + 1, processing_started_at=timezone.now(), updated_at=timezone.now(), playable_at=None
     )
-    return Media.objects.get(pk=media_id) if won else None
+    if not won:
+        return None
+    media = Media.objects.get(pk=media_id)
+    if was_playable:
+        transaction.on_commit(lambda: events.publish(media))
+    return media
+
+
+def mark_playable(media_id: uuid.UUID | str, *, metadata: Mapping[str, Any]) -> Media | None:
+    """A PROCESSING video's first segments are published: it plays before READY. `metadata` (the probe's)
+    is shown meanwhile; READY replaces it with the full one. None when it is no longer PROCESSING."""
+    won = Media.objects.filter(pk=media_id, status=Status.PROCESSING, playable_at__isnull=True).update(
+        playable_at=timezone.now(), metadata=dict(metadata), updated_at=timezone.now()
+    )
+    if not won:
+        return None
+    media = Media.objects.get(pk=media_id)
+    transaction.on_commit(lambda: events.publish(media))
+    return media
+
+
+def withdraw_playable(media_id: uuid.UUID | str) -> None:
+    """A run that published early stopped half-way: its playlists will not grow, so they are not offered."""
+    won = Media.objects.filter(pk=media_id, status=Status.PROCESSING, playable_at__isnull=False).update(
+        playable_at=None, updated_at=timezone.now()
+    )
+    if won:
+        media = Media.objects.get(pk=media_id)
+        transaction.on_commit(lambda: events.publish(media))
 
 
 def claim_stuck(media_id: uuid.UUID | str, *, stuck_since: datetime) -> Media | None:

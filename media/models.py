@@ -60,6 +60,9 @@ class Media(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     processing_started_at = models.DateTimeField(null=True, blank=True)
+    # A video whose first HLS segments are out plays before READY: set then, cleared when a new run starts
+    # over or the media ends REJECTED or FAILED (media.lifecycle).
+    playable_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -18,11 +18,11 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from media import actions, engines, lifecycle, moves, outputs, spool, storage, temp_sweep
+from media import actions, engines, lifecycle, live_hls, moves, outputs, spool, storage, temp_sweep
 from media.models import Kind, Media, Status
 from processing import archives, audio, documents, scan, sniff
 from processing.codes import ErrorCode, Stage
-from processing.errors import GiveUp, Rejected, Superseded
+from processing.errors import Deferred, GiveUp, Rejected, Superseded
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +110,12 @@ def _finish(media: Media, made: dict[str, str], spooled: spool.Spooled, **fields
         actions.drop_if_deleted(media=media)
 
 
-def run_inline(media: Media) -> None:
-    """Audio and documents: sniff, scan, probe (audio), move to permanent/, READY."""
+def run_inline(media: Media, *, confirming: bool = False) -> None:
+    """Audio and documents: sniff, scan, probe (audio), move to permanent/, READY.
+
+    `confirming`: this runs inside the confirm request, whose time is bounded: audio longer than
+    AUDIO_INLINE_MAX_DURATION raises Deferred once its headers are read, and the queue takes it over
+    (progress events follow its decode there)."""
     key = _source(media)
     _step(media, 10, Stage.DOWNLOADING)
     with spool.fetch(key, size=media.size) as spooled:
@@ -120,9 +124,15 @@ def run_inline(media: Media) -> None:
         _scan(media, spooled.file, 50, detection.family)
         made: dict[str, str] = {}
         if media.kind == Kind.AUDIO:
-            _step(media, 70, Stage.PROBING)
-            metadata = audio.probe_audio(spooled.path(), **engines.ffmpeg_tools())
+            _step(media, 60, Stage.PROBING)
+            tools = engines.ffmpeg_tools()
+            metadata = audio.read_headers(spooled.path(), ffprobe=tools["ffprobe"])
+            if confirming and metadata["duration"] > settings.AUDIO_INLINE_MAX_DURATION:
+                raise Deferred(f"{metadata['duration']:.0f} s of audio is over the confirm's budget")
+            report = _rising(media, start=60, span=25, stage=Stage.PROBING)
+            audio.check_whole(spooled.path(), metadata["duration"], ffmpeg=tools["ffmpeg"], on_progress=report)
             if wanted := [output for output in outputs.missing(media) if output.builder == "waveform"]:
+                _step(media, 86, Stage.PROBING)
                 made = _waveform(media, spooled.path(), wanted)
         else:
             metadata = documents.describe(spooled.file, detection.family)
@@ -199,9 +209,10 @@ def _upload_outputs(media: Media, files: list[tuple[outputs.Output, Path]]) -> d
 
 
 def run_video(media: Media) -> None:
-    """Videos: sniff, probe (caps before decoding), thumbnail, one-pass HLS ladder, upload, READY
-    (each of the two only if the media lacks it)."""
-    from processing import hls, storyboard, subtitles, video
+    """Videos: sniff, probe (caps before decoding), thumbnail, the one-pass HLS ladder published as it is
+    written (playable from its first segments, `media.live_hls`), subtitles, storyboard, READY (each
+    output only if the media lacks it)."""
+    from processing import storyboard, subtitles, video
 
     wanted = {output.builder: output for output in outputs.missing(media)}
     spec = engines.video_spec()
@@ -221,37 +232,41 @@ def run_video(media: Media) -> None:
             _step(media, 12, Stage.THUMBNAIL)
             video.make_thumbnail(spooled.path(), work / thumbnail.filename, info, spec)
             uploads.append((work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type))
-        if board := wanted.get("storyboard"):
-            _step(media, 13, Stage.THUMBNAIL)  # previews, like the thumbnail: no stage of its own
-            made = storyboard.make_storyboard(spooled.path(), work, info, engines.storyboard_spec(), spec)
-            sprite_key = f"{board.key(media).rsplit('/', 1)[0]}/{storyboard.SPRITE}"
-            uploads += [(made.vtt, board.key(media), board.content_type), (made.sprite, sprite_key, "image/webp")]
         if playlist := wanted.get("hls"):
             _step(media, 15, Stage.TRANSCODING)
+            folder = playlist.key(media).rsplit("/", 1)[0]  # permanent/<id>/hls: the master's own folder
+            published = live_hls.LivePublisher(
+                work / "hls", folder, on_playable=lambda: lifecycle.mark_playable(media.id, metadata=metadata)
+            )
+            report = _rising(media, start=15, span=75, stage=Stage.TRANSCODING)
             try:
-                result = video.transcode_hls(
-                    spooled.path(),
-                    work / "hls",
-                    info,
-                    spec,
-                    on_progress=_rising(media, start=15, span=75, stage=Stage.TRANSCODING),
-                )
-            except video.TranscodeError as exc:
-                if exc.reason == "timeout":
+                with published:
+                    result = video.transcode_hls(
+                        spooled.path(),
+                        work / "hls",
+                        info,
+                        spec,
+                        on_progress=lambda done: (published.sync(), report(done)),
+                    )
+                    tracks, skipped = subtitles.add_to_hls(spooled.path(), result.out_dir, info.duration, spec)
+                    published.sync()  # the rest of the ladder, the subtitles, and the playlists as VOD
+            except BaseException as exc:
+                _withdraw(media, folder)
+                if isinstance(exc, video.TranscodeError) and exc.reason == "timeout":
                     raise GiveUp(exc.message, exc.detail) from exc
                 raise
-            tracks, skipped = subtitles.add_to_hls(spooled.path(), result.out_dir, info.duration, spec)
             metadata["subtitles"] = [
                 {"language": track.language, "file": f"{subtitles.SUBS}/{track.path.name}"} for track in tracks
             ]
             if skipped:  # the video is fine without them; the owner sees which tracks were left out and why
                 metadata["subtitles_skipped"] = [{"codec": s.codec, "reason": s.reason} for s in skipped]
-            folder = playlist.key(media).rsplit("/", 1)[0]  # permanent/<id>/hls: the master's own folder
-            uploads += [
-                (result.out_dir / rel, f"{folder}/{rel.as_posix()}", hls.content_type(rel.name))
-                for rel in result.files()
-            ]
             metadata["renditions"] = [f"{r.width}x{r.height}" for r in result.renditions]
+        if board := wanted.get("storyboard"):
+            # after the ladder: scrubbing previews can wait, playing cannot
+            _step(media, 91, Stage.THUMBNAIL)  # previews, like the thumbnail: no stage of its own
+            made = storyboard.make_storyboard(spooled.path(), work, info, engines.storyboard_spec(), spec)
+            sprite_key = f"{board.key(media).rsplit('/', 1)[0]}/{storyboard.SPRITE}"
+            uploads += [(made.vtt, board.key(media), board.content_type), (made.sprite, sprite_key, "image/webp")]
         _step(media, 92, Stage.UPLOADING)
         original = moves.promote(media, detection.family, source=key, etag=spooled.etag)
         with ThreadPoolExecutor(max_workers=8) as pool:  # many small segments: upload in parallel
@@ -259,6 +274,15 @@ def run_video(media: Media) -> None:
                 done.result()
         made = {output.name: output.key(media) for output in wanted.values()}
         _finish(media, made, spooled, original_key=original, detected_type=detection.mime, metadata=metadata)
+
+
+def _withdraw(media: Media, folder: str) -> None:
+    """A half-published ladder is neither offered nor kept: a run that fails leaves only the upload."""
+    lifecycle.withdraw_playable(media.id)
+    try:
+        storage.delete_prefix(f"{folder}/")
+    except Exception:  # the store is what failed, likely: the next run overwrites, REJECTED or a purge removes
+        log.warning("could not remove the half-published ladder of media %s", media.id, exc_info=True)
 
 
 def _rising(media: Media, *, start: int, span: int, stage: str) -> Callable[[float], None]:

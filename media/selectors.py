@@ -20,6 +20,7 @@ def media_urls(media: Media, request: Any = None) -> dict[str, Any]:
     ready = media.status == Status.READY
     urls: dict[str, Any] = {"original": None, **dict.fromkeys(outputs.names()), "sources": [], "subtitles": []}
     if not ready:
+        urls["hls"] = hls_url(media, request)  # published early: the ladder plays while the rest is made
         return urls
     if media.original_key:
         urls["original"] = storage.presigned_get(media.original_key, download_name=media.filename)
@@ -75,6 +76,25 @@ def output_key(media: Media, name: str) -> str | None:
     if media.status != Status.READY:
         return None
     return next((made.key for made in media.outputs.all() if made.name == name), None)
+
+
+def hls_key(media: Media) -> str | None:
+    """The master playlist's key when the video plays: READY with its ladder, or still PROCESSING with
+    the first segments published (`Media.playable_at`, media.live_hls)."""
+    if media.status == Status.PROCESSING and media.playable_at is not None:
+        output = outputs.declared(media, "hls")
+        return output.key(media) if output is not None else None
+    return output_key(media, "hls")
+
+
+def playable(media: Media) -> bool:
+    return hls_key(media) is not None
+
+
+def hls_url(media: Media, request: Any = None) -> str | None:
+    """The signed master playlist URL while the video plays (see hls_key), else None."""
+    key = hls_key(media)
+    return _playlist_url(media, key, request) if key else None
 
 
 def lacking_outputs(kind: str) -> QuerySet[Media]:

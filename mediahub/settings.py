@@ -182,6 +182,10 @@ WS_AUTH_RECHECK_SECONDS = env.float("WS_AUTH_RECHECK_SECONDS", default=60.0)
 JOB_TIMEOUT_IMAGE = env.int("JOB_TIMEOUT_IMAGE", default=120)  # seconds
 JOB_TIMEOUT_VIDEO = env.int("JOB_TIMEOUT_VIDEO", default=4 * 3600)  # room for the longest allowed clip
 JOB_TIMEOUT_INLINE = env.int("JOB_TIMEOUT_INLINE", default=300)
+# The confirm's time budget for audio, in seconds of audio: up to this long it is checked (decoded whole,
+# waveform drawn) within the confirm request; longer audio answers 202 and goes to the `default` queue, with
+# progress events (bench/README.md: the inline checks of 10 minutes take about a second here).
+AUDIO_INLINE_MAX_DURATION = env.float("AUDIO_INLINE_MAX_DURATION", default=600.0)
 JOB_MAX_RETRIES = env.int("JOB_MAX_RETRIES", default=3)
 JOB_RETRY_INTERVALS = env.list("JOB_RETRY_INTERVALS", cast=int, default=[10, 60, 300])  # exponential backoff
 JOB_RESULT_TTL = env.int("JOB_RESULT_TTL", default=7 * 24 * 3600)  # completed job records: 7 days

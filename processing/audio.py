@@ -14,7 +14,7 @@ from typing import Any
 from processing import formats
 from processing.codes import ErrorCode
 from processing.errors import Rejected
-from processing.ffmpeg import FFMPEG, FFPROBE, TranscodeError, probe, run, safe_input
+from processing.ffmpeg import FFMPEG, FFPROBE, ProgressCallback, TranscodeError, probe, run, safe_input
 
 PROBE_TIMEOUT = 30  # seconds; ffprobe reads headers only
 DECODE_TIMEOUT = 120  # seconds; decoding audio runs at hundreds of times realtime
@@ -22,8 +22,18 @@ DECODE_TIMEOUT = 120  # seconds; decoding audio runs at hundreds of times realti
 DEMUXERS = formats.decoders(formats.AUDIO)
 
 
-def probe_audio(path: Path, *, ffprobe: str = FFPROBE, ffmpeg: str = FFMPEG) -> dict[str, Any]:
-    """Metadata of a playable audio file (duration, codec, bitrate, sample rate, channels)."""
+def probe_audio(
+    path: Path, *, ffprobe: str = FFPROBE, ffmpeg: str = FFMPEG, on_progress: ProgressCallback | None = None
+) -> dict[str, Any]:
+    """Metadata of a playable audio file (duration, codec, bitrate, sample rate, channels), once the
+    whole file has decoded (`on_progress` follows the decode, 0..1)."""
+    metadata = read_headers(path, ffprobe=ffprobe)
+    check_whole(path, metadata["duration"], ffmpeg=ffmpeg, on_progress=on_progress)
+    return metadata
+
+
+def read_headers(path: Path, *, ffprobe: str = FFPROBE) -> dict[str, Any]:
+    """The metadata from the headers alone (cheap: nothing decoded); Rejected when they are unusable."""
     # a timeout is a busy machine, not necessarily a bad file: TranscodeError, which the job layer retries
     info, errors = probe(path, DEMUXERS, binary=ffprobe, timeout=PROBE_TIMEOUT, subject="audio file")
     if info is None:
@@ -46,13 +56,6 @@ def probe_audio(path: Path, *, ffprobe: str = FFPROBE, ffmpeg: str = FFMPEG) -> 
         raise Rejected(
             ErrorCode.CORRUPT_FILE, "The audio file is damaged: its length cannot be read.", json.dumps(info)[:2000]
         )
-    decoded = _decoded_seconds(path, ffmpeg)
-    if decoded < duration * 0.9 - 0.1:
-        raise Rejected(
-            ErrorCode.CORRUPT_FILE,
-            "The audio file is incomplete: it ends before its stated length.",
-            f"headers say {duration:.3f}s, {decoded:.3f}s decoded",
-        )
     stream = streams[0]
     return {
         "duration": round(duration, 3),
@@ -62,6 +65,19 @@ def probe_audio(path: Path, *, ffprobe: str = FFPROBE, ffmpeg: str = FFMPEG) -> 
         "channels": stream.get("channels"),
         "container": fmt.get("format_name"),
     }
+
+
+def check_whole(
+    path: Path, duration: float, *, ffmpeg: str = FFMPEG, on_progress: ProgressCallback | None = None
+) -> None:
+    """Decode the first audio stream to its end: Rejected when it ends well before the headers' `duration`."""
+    decoded = _decoded_seconds(path, ffmpeg, duration, on_progress)
+    if decoded < duration * 0.9 - 0.1:
+        raise Rejected(
+            ErrorCode.CORRUPT_FILE,
+            "The audio file is incomplete: it ends before its stated length.",
+            f"headers say {duration:.3f}s, {decoded:.3f}s decoded",
+        )
 
 
 def _is_cover_art(stream: dict[str, Any]) -> bool:
@@ -75,11 +91,19 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _decoded_seconds(path: Path, binary: str) -> float:
+def _decoded_seconds(path: Path, binary: str, duration: float, on_progress: ProgressCallback | None) -> float:
     """How many seconds of the first audio stream decode (ffmpeg's own progress report)."""
     decode = safe_input(path, DEMUXERS)["a:0"].output("-", f="null")
     try:
-        return run(decode, timeout=DECODE_TIMEOUT, stall_timeout=DECODE_TIMEOUT, binary=binary, subject="audio")
+        return run(
+            decode,
+            timeout=DECODE_TIMEOUT,
+            stall_timeout=DECODE_TIMEOUT,
+            binary=binary,
+            subject="audio",
+            duration=duration,
+            on_progress=on_progress,
+        )
     except TranscodeError as exc:
         if exc.reason != "failed":
             raise  # stopped (time limit, killed): transient, as above

@@ -26,6 +26,10 @@ class Superseded(Exception):
     """The media is no longer PROCESSING (deleted, say): the run stops and keeps nothing."""
 
 
+class Deferred(Exception):
+    """The work does not fit the inline path (audio longer than the confirm's budget): it goes to the queue."""
+
+
 class GiveUp(Exception):
     """Processing cannot succeed by trying again (a video that needs more time than it may have):
     the media is FAILED at once, for an operator to look at, instead of retried."""

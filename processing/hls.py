@@ -81,3 +81,27 @@ def with_subtitles(master: str, tracks: list[tuple[str, str, str]], group: str =
     for line in lines[1:]:
         out.append(f'{line},SUBTITLES="{group}"' if line.startswith("#EXT-X-STREAM-INF:") else line)
     return "\n".join(out) + "\n"
+
+
+def uris(text: str) -> list[str]:
+    """Every URI an m3u8 names (URI lines and URI="..." attributes), in order, as written."""
+    found = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#EXT"):
+            found += _URI_ATTRIBUTE.findall(stripped)
+        elif stripped and not stripped.startswith("#"):
+            found.append(stripped)
+    return found
+
+
+def is_complete(text: str) -> bool:
+    """Whether a media playlist is finished (no more segments will be appended)."""
+    return any(line.strip() == "#EXT-X-ENDLIST" for line in text.splitlines())
+
+
+def as_vod(text: str) -> str:
+    """A finished EVENT playlist as the VOD playlist it now is (same segments, ENDLIST kept)."""
+    if not is_complete(text):
+        raise ValueError("only a finished playlist (with #EXT-X-ENDLIST) is a VOD playlist")
+    return re.sub(r"^#EXT-X-PLAYLIST-TYPE:EVENT$", "#EXT-X-PLAYLIST-TYPE:VOD", text, flags=re.M)

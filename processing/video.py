@@ -17,6 +17,12 @@ layer downloads the upload, calls these, and uploads what they write.
   its own libx264 + AAC encoder in the same process, and the hls muxer writes
   `<rung>/index.m3u8`, its segments and `master.m3u8`. Keyframes are forced
   every `segment_seconds` of source time, so segments line up across rungs.
+- Published while it runs: the variant playlists are EVENT playlists that grow
+  a segment at a time, and every file is written under a `.tmp` name and
+  renamed when whole, so a reader of the folder (the job layer's publisher)
+  never sees a partial segment or playlist. ffmpeg writes the master once
+  every rung has its first segment. When ffmpeg is done the playlists end in
+  `#EXT-X-ENDLIST` and are rewritten as VOD playlists.
 - Every ffprobe and ffmpeg run goes through the adapter, `processing.ffmpeg`:
   command lines from ffmpeg-python, and a supervised run (timeout, no-progress
   watchdog, process group killed on every way out, `TranscodeError` with the
@@ -32,7 +38,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from processing import ffmpeg
+from processing import ffmpeg, hls
 from processing.codes import ErrorCode
 from processing.errors import Rejected
 from processing.ffmpeg import FFMPEG, FFPROBE, ProgressCallback, TranscodeError
@@ -375,6 +381,9 @@ def transcode_hls(
                 "The video file is incomplete or damaged.",
                 f"decoded {reached:.2f} s of the {info.duration:.2f} s the header announces",
             )
+        for r in renditions:  # finished: what grew as an EVENT playlist is now a VOD one
+            variant = out_dir / r.playlist
+            variant.write_text(hls.as_vod(variant.read_text()))
     except BaseException:
         _empty(out_dir, remove=created)
         raise
@@ -412,8 +421,8 @@ def _hls_output(src: Path, out_dir: Path, info: VideoInfo, spec: VideoSpec, rend
         map_chapters=-1,
         f="hls",
         hls_time=spec.segment_seconds,
-        hls_playlist_type="vod",
-        hls_flags="independent_segments",
+        hls_playlist_type="event",  # grows while ffmpeg runs: playable from the first segment
+        hls_flags="independent_segments+temp_file",  # each file appears whole, under its own name
         hls_segment_type="mpegts",
         hls_segment_filename=str(out_dir / "%v" / "seg_%05d.ts"),
         master_pl_name=MASTER_PLAYLIST,

@@ -367,3 +367,54 @@ def test_an_unknown_media_id_is_a_404_with_the_error_shape(api) -> None:
     answer = api.get(detail_url(str(uuid.uuid4())))
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
+
+
+# --- audio over the confirm's time budget ------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)  # the worker's commits publish the progress events
+def test_audio_over_the_confirms_budget_is_queued_and_ends_ready_with_progress(api, user, settings) -> None:
+    from functools import partial
+
+    from tests.test_video_worker import EventListener
+
+    settings.AUDIO_INLINE_MAX_DURATION = 2  # seconds of audio the confirm checks itself
+    sample = Sample("long", "talk.mp3", "audio/mpeg", partial(samples.tone, "mp3", 5.0), "mp3")
+    listener = EventListener(user.id)
+    created = uploaded(api, sample)
+    answer = confirm(api, created["id"])
+    body = answer.json()
+    assert answer.status_code == 202, body
+    assert (body["status"], body["error"], body["urls"]["waveform"]) == (Status.PROCESSING, None, None)
+    assert jobs.job_id(created["id"]) in _default_queue().job_ids
+    assert keys_of(created["id"])["permanent"] == []  # nothing moved or made on the inline path
+    try:
+        SimpleWorker([_default_queue()], connection=_default_queue().connection).work(burst=True)
+    finally:
+        drop_job(created["id"])
+    received = listener.until_final()
+
+    media = api.get(detail_url(created["id"])).json()
+    assert media["status"] == Status.READY and media["metadata"]["duration"] == pytest.approx(5.0, abs=0.1)
+    peaks = requests.get(media["urls"]["waveform"], timeout=10).json()
+    assert peaks["length"] * peaks["samples_per_pixel"] == pytest.approx(5 * peaks["sample_rate"], rel=0.1)
+    assert keys_of(created["id"])["permanent"] == sorted(
+        f"permanent/{created['id']}/{name}" for name in ("original.mp3", "waveform.json", "waveform.png")
+    )
+    progress = [e["progress"] for e in received]
+    assert progress == sorted(progress) and "probing" in {e["stage"] for e in received}, received
+    assert received[-1]["status"] == Status.READY
+
+
+@pytest.mark.django_db(transaction=True)
+def test_damaged_audio_over_the_budget_is_rejected_by_the_queue_and_leaves_nothing(api, settings) -> None:
+    settings.AUDIO_INLINE_MAX_DURATION = 1  # the cut MP3's headers claim 3 s: it goes to the queue
+    created = uploaded(api, Sample("cut", "song.mp3", "audio/mpeg", samples.truncated_mp3, ""))
+    assert confirm(api, created["id"]).status_code == 202
+    try:
+        SimpleWorker([_default_queue()], connection=_default_queue().connection).work(burst=True)
+    finally:
+        drop_job(created["id"])
+    media = api.get(detail_url(created["id"])).json()
+    assert (media["status"], media["error"]["code"]) == (Status.REJECTED, "corrupt_file")
+    assert keys_of(created["id"]) == NOTHING

@@ -26,7 +26,7 @@ def test_any_active_user_logs_in_and_gets_the_page(user: Any) -> None:
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="file-input"' in html and "multiple" in html
-    assert "/static/vendor/hls.js/hls.light.min.js" in html  # served from the project, never a CDN
+    assert "/static/vendor/hls.js/hls.min.js" in html  # served from the project, never a CDN
     assert "cdn" not in html.lower()
     start = html.index('<script id="mediahub-config" type="application/json">')
     config = json.loads(html[start:].split(">", 1)[1].split("</script>", 1)[0])

@@ -119,7 +119,7 @@ def test_upload_page_end_to_end(
     settings: Any,
 ) -> None:
     settings.PROGRESS_MIN_INTERVAL = 0  # the page shows every step; by default a small photo's are coalesced
-    if not (ROOT / "media" / "static" / "vendor" / "hls.js" / "hls.light.min.js").is_file():
+    if not (ROOT / "media" / "static" / "vendor" / "hls.js" / "hls.min.js").is_file():
         pytest.fail("hls.js is missing from media/static/vendor/: run make install (it fetches it with npm)")
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1100, "height": 1000})

@@ -298,9 +298,13 @@ def test_video_becomes_hls_that_plays_from_the_private_bucket(
         assert content_type_of(prefix + name) == wanted, name
     assert spool_files() == []
 
-    # Progress: every event of this media, rising, with transcoding steps, ending READY.
+    # Progress: every event of this media, rising, with transcoding steps, ending READY; one event (at the
+    # same step) says the video became playable, while still PROCESSING, and every later one says so too.
     assert {e["id"] for e in received} == {media_id}
-    progress = [e["progress"] for e in received]
+    became = next(i for i, e in enumerate(received) if e["playable"])
+    assert received[became]["status"] == Status.PROCESSING and received[became]["hls_url"], received[became]
+    assert all(e["playable"] for e in received[became:]) and not any(e["playable"] for e in received[:became])
+    progress = [e["progress"] for i, e in enumerate(received) if i != became]
     assert progress == sorted(set(progress)), progress  # strictly rising: no repeated step
     transcoding = [e["progress"] for e in received if e["stage"] == "transcoding"]
     assert len(transcoding) >= 2 and transcoding[-1] >= 90, received

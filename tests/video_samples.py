@@ -178,3 +178,10 @@ CASES = [
     VideoCase("p360", "small.mp4", "video/mp4", "mp4", 640, 360, 2, 10, "h264", "aac", 0, ((640, 360),)),
     VideoCase("p1080", "big.mp4", "video/mp4", "mp4", 1920, 1080, 2, 5, "h264", "aac", 0, FULL_LADDER),
 ]
+
+
+@cache
+def long_720p() -> bytes:
+    """40 s of 720p at 30 fps: a two-rung ladder that takes the worker several seconds, so a test sees
+    the video playable while its job is still running (the first 6 s segments come out within ~1-2 s)."""
+    return _clip(".mp4", size="1280x720", seconds=40, rate=30)

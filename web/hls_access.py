@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from media import playback, selectors, storage
-from media.models import Media, Status
+from media.models import Media
 from processing.hls import PLAYLIST_CONTENT_TYPE, rewrite_playlist
 from processing.storyboard import SPRITE
 
@@ -61,12 +61,15 @@ def storyboard(request: HttpRequest, pk: str) -> HttpResponse:
 
 
 def _signed_output(request: HttpRequest, pk: str, name: str) -> tuple[Media, str]:
-    """The READY media and the key of its output `name`, if the URL's signature is good; else 404."""
+    """The media and the key of its output `name`, if the URL's signature is good; else 404. Outputs of
+    READY media only, but the HLS ladder as soon as it plays (published early, still PROCESSING)."""
     media_id = str(pk)
     if not playback.verified(request.GET.get("sig", ""), media_id):
         raise Http404
-    media = Media.objects.filter(pk=media_id, status=Status.READY).first()
-    key = selectors.output_key(media, name) if media is not None else None
+    media = Media.objects.filter(pk=media_id).first()
+    key = None
+    if media is not None:
+        key = selectors.hls_key(media) if name == "hls" else selectors.output_key(media, name)
     if media is None or key is None:
         raise Http404
     return media, key

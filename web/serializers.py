@@ -162,6 +162,9 @@ class MediaOutput(serializers.ModelSerializer):
     stage = serializers.ChoiceField(choices=enum_choices(Stage), allow_blank=True, read_only=True)
     error = serializers.SerializerMethodField()
     urls = serializers.SerializerMethodField()
+    playable = serializers.SerializerMethodField(
+        help_text="urls.hls plays: the video is READY, or still PROCESSING with its first segments published."
+    )
     duplicate_of = serializers.SerializerMethodField(
         help_text="The owner's earliest other upload of exactly the same bytes (SHA-256), or null."
     )
@@ -185,6 +188,7 @@ class MediaOutput(serializers.ModelSerializer):
             "attempts",
             "error",
             "urls",
+            "playable",
             "metadata",
             "duplicate_of",
             "near_duplicates",
@@ -198,6 +202,10 @@ class MediaOutput(serializers.ModelSerializer):
     @extend_schema_field(MediaUrls)
     def get_urls(self, media: Media) -> dict[str, Any]:
         return selectors.media_urls(media, self.context.get("request"))
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_playable(self, media: Media) -> bool:
+        return selectors.playable(media)
 
     @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_duplicate_of(self, media: Media) -> str | None:

@@ -243,6 +243,7 @@
           this.el.dataset.queuePosition = String(state.queue_position);
         }
         this.say(text);
+        this.playEarly(state);
       } else if (state.status === "PENDING") {
         this.say("The upload did not finish. Choose the file again to continue it.");
       } else if (state.status === "READY") {
@@ -308,6 +309,26 @@
       else if (answer.status === 404) this.fail("This file was deleted.");
     }
 
+    /** A video plays once its first segments are out, while the rest of the ladder is made; a run that
+     * stopped half-way withdraws it (playable false) and the player goes until the next run publishes. */
+    playEarly(state) {
+      if (this.kind !== "video") return;
+      const url = state.hls_url || (state.urls && state.urls.hls);
+      if (state.playable && url && !this.player) {
+        this.player = new Player(this.filename);
+        this.player.load(url, false);
+        const figure = document.createElement("figure");
+        figure.append(this.player.video);
+        this.preview.replaceChildren(figure);
+        this.el.dataset.playable = "early";
+      } else if (state.playable === false && this.player) {
+        this.player.destroy();
+        this.player = null;
+        this.preview.replaceChildren();
+        delete this.el.dataset.playable;
+      }
+    }
+
     async showResult(state) {
       if (this.shown) return;
       this.shown = true;
@@ -324,14 +345,12 @@
       const name = this.filename;
       const figure = document.createElement("figure");
       if (media.kind === "video" && urls.hls) {
-        const video = document.createElement("video");
-        video.controls = true;
-        video.playsInline = true;
-        video.preload = "metadata";
-        if (urls.thumbnail) video.poster = urls.thumbnail;
-        video.setAttribute("aria-label", `Video: ${name}`);
-        figure.append(video);
-        playHls(video, urls.hls, figure);
+        // the player of the early playback, if any, carries on: the finished master adds the subtitles
+        this.player = this.player || new Player(name);
+        if (urls.thumbnail) this.player.video.poster = urls.thumbnail;
+        this.player.load(urls.hls, true);
+        figure.append(this.player.video, this.player.scrub);
+        if (urls.storyboard) this.player.storyboard(urls.storyboard, (media.metadata || {}).duration);
       } else if (urls.thumbnail) {
         const link = document.createElement("a");
         link.href = urls.optimized || urls.original || urls.thumbnail;
@@ -363,10 +382,25 @@
         audio.preload = "none";
         audio.src = urls.original;
         audio.setAttribute("aria-label", `Audio: ${name}`);
+        if (urls.waveform) figure.append(waveform(urls.waveform, audio, name));
         figure.append(audio);
+      } else if (urls.preview) {
+        const link = document.createElement("a");
+        link.href = urls.original || urls.preview;
+        link.target = "_blank";
+        link.rel = "noopener";
+        const img = document.createElement("img");
+        img.className = "document-preview";
+        img.src = urls.preview;
+        img.alt = `First page of ${name}`;
+        link.append(img);
+        figure.append(link);
       }
       // any other declared output (the server's media/outputs.py) is offered as a link under its name
-      const shown = new Set(["original", "thumbnail", "optimized", "hls", "sources"]);
+      const shown = new Set([
+        "original", "thumbnail", "optimized", "hls", "sources", "subtitles", "storyboard", "waveform",
+        "waveform_image", "preview",
+      ]);
       for (const [output, url] of Object.entries(urls)) {
         if (shown.has(output) || !url) continue;
         const link = document.createElement("a");
@@ -410,19 +444,158 @@ function responsivePicture(media, name) {
   return picture;
 }
 
-function playHls(video, url, figure) {
+function playHls(video, url, startPosition = -1) {
+    const say = (text) => video.after(Object.assign(document.createElement("p"), { className: "player-error", textContent: text }));
     if (window.Hls && window.Hls.isSupported()) {
-      const hls = new window.Hls();
+      // the full hls.js build: it turns the master's SUBTITLES group into the video's text tracks
+      const hls = new window.Hls({ startPosition });
       hls.on(window.Hls.Events.ERROR, (_event, data) => {
-        if (data.fatal) figure.append(Object.assign(document.createElement("p"), { textContent: "The video could not be played." }));
+        if (data.fatal) say("The video could not be played.");
       });
       hls.loadSource(url);
       hls.attachMedia(video);
-    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      return hls;
+    }
+    if (video.canPlayType("application/vnd.apple.mpegurl")) {
       video.src = url; // Safari plays HLS itself
     } else {
-      figure.append(Object.assign(document.createElement("p"), { textContent: "This browser cannot play HLS video." }));
+      say("This browser cannot play HLS video.");
     }
+    return null;
+  }
+
+  /** A video with HLS, and a seek bar that shows the storyboard's thumbnail of the time under the pointer. */
+  class Player {
+    constructor(name) {
+      this.video = document.createElement("video");
+      this.video.controls = true;
+      this.video.playsInline = true;
+      this.video.preload = "metadata";
+      this.video.setAttribute("aria-label", `Video: ${name}`);
+      this.scrub = document.createElement("div");
+      this.scrub.className = "scrub";
+      this.scrub.hidden = true;
+      this.hls = null;
+      this.loaded = false;
+      this.final = false;
+    }
+
+    /** The early (growing) playlist once; the finished one (`final`, READY) once, from where the viewer is. */
+    load(url, final) {
+      if (this.loaded && (!final || this.final)) return;
+      const at = this.loaded ? this.video.currentTime : -1;
+      const playing = this.loaded && !this.video.paused;
+      if (this.hls) this.hls.destroy();
+      this.hls = playHls(this.video, url, at);
+      this.loaded = true;
+      this.final = final;
+      if (playing) this.video.play().catch(() => {});
+    }
+
+    destroy() {
+      if (this.hls) this.hls.destroy();
+      this.video.remove();
+      this.scrub.remove();
+    }
+
+    async storyboard(url, duration) {
+      if (this.scrub.childElementCount || !duration) return;
+      const answer = await fetch(url);
+      if (!answer.ok) return;
+      const cues = parseStoryboard(await answer.text());
+      if (!cues.length) return;
+      const seek = Object.assign(document.createElement("input"), { type: "range", min: 0, max: duration, step: "any", value: 0 });
+      seek.setAttribute("aria-label", "Seek");
+      const tip = Object.assign(document.createElement("div"), { className: "storyboard-tip", hidden: true });
+      tip.setAttribute("aria-hidden", "true");
+      const time = document.createElement("span");
+      tip.append(time);
+      const show = (fraction) => {
+        const at = Math.min(duration, Math.max(0, fraction * duration));
+        const cue = cues.find((c) => at >= c.start && at < c.end) || cues[cues.length - 1];
+        Object.assign(tip.style, {
+          width: `${cue.w}px`,
+          height: `${cue.h}px`,
+          backgroundImage: `url("${cue.url}")`,
+          backgroundPosition: `-${cue.x}px -${cue.y}px`,
+          left: `${Math.min(seek.clientWidth - cue.w, Math.max(0, fraction * seek.clientWidth - cue.w / 2))}px`,
+        });
+        tip.dataset.xywh = `${cue.x},${cue.y},${cue.w},${cue.h}`;
+        tip.dataset.time = at.toFixed(2);
+        time.textContent = formatClock(at);
+        tip.hidden = false;
+      };
+      const fractionAt = (event) => {
+        const box = seek.getBoundingClientRect();
+        return (event.clientX - box.left) / box.width;
+      };
+      seek.addEventListener("pointermove", (event) => show(fractionAt(event)));
+      seek.addEventListener("pointerleave", () => { tip.hidden = true; });
+      seek.addEventListener("input", () => {
+        show(Number(seek.value) / duration);
+        this.video.currentTime = Number(seek.value);
+      });
+      this.video.addEventListener("timeupdate", () => {
+        if (document.activeElement !== seek) seek.value = this.video.currentTime;
+      });
+      this.scrub.append(tip, seek);
+      this.scrub.hidden = false;
+    }
+  }
+
+  function formatClock(seconds) {
+    const whole = Math.floor(seconds);
+    return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+  }
+
+  function vttSeconds(text) {
+    const parts = text.split(":").map(Number);
+    return parts.reduce((total, part) => total * 60 + part, 0);
+  }
+
+  /** The cues of a storyboard WebVTT: [{start, end, url, x, y, w, h}] from `<sprite url>#xywh=x,y,w,h`. */
+  function parseStoryboard(text) {
+    const cue = /([\d:.]+) --> ([\d:.]+)[^\n]*\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)/g;
+    return [...text.matchAll(cue)].map((m) => ({
+      start: vttSeconds(m[1]),
+      end: vttSeconds(m[2]),
+      url: m[3],
+      x: Number(m[4]),
+      y: Number(m[5]),
+      w: Number(m[6]),
+      h: Number(m[7]),
+    }));
+  }
+
+  /** The audio's waveform drawn from its peaks (audiowaveform's JSON: a min, max pair per point); a click
+   * plays from there. */
+  function waveform(url, audio, name) {
+    const canvas = Object.assign(document.createElement("canvas"), { className: "waveform", width: 600, height: 80 });
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", `Waveform of ${name}`);
+    fetch(url)
+      .then((answer) => (answer.ok ? answer.json() : Promise.reject(answer.status)))
+      .then((peaks) => {
+        const context = canvas.getContext("2d");
+        const points = peaks.data.length / 2;
+        // scaled to the loudest peak, as peaks.js and wavesurfer.js normalise: a quiet file still shows its shape
+        const full = Math.max(1, ...peaks.data.map(Math.abs));
+        const middle = canvas.height / 2;
+        context.fillStyle = "#0b57d0";
+        for (let x = 0; x < canvas.width; x += 1) {
+          const i = Math.floor((x * points) / canvas.width);
+          const top = middle - (peaks.data[2 * i + 1] / full) * middle;
+          const bottom = middle - (peaks.data[2 * i] / full) * middle;
+          context.fillRect(x, top, 1, Math.max(1, bottom - top));
+        }
+        canvas.dataset.points = String(points);
+      })
+      .catch(() => { canvas.dataset.failed = "true"; });
+    canvas.addEventListener("click", (event) => {
+      const box = canvas.getBoundingClientRect();
+      if (audio.duration) audio.currentTime = ((event.clientX - box.left) / box.width) * audio.duration;
+    });
+    return canvas;
   }
 
   function adopt(media) {
