@@ -6,6 +6,7 @@ import hashlib
 import logging
 from typing import Any
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
@@ -73,8 +74,17 @@ def _group_send(layer: Any, group: str, message: dict[str, Any]) -> None:
         # the layer's name for a group's channel (RedisPubSubLoopLayer._get_group_channel_name);
         # tests/test_events.py checks that a consumer subscribed through the layer receives it
         channel = f"{config['prefix']}__group__{group}"
-        host = config["hosts"][0]
-        url = host["address"] if isinstance(host, dict) else host
-        redis_pool.client(url).publish(channel, layer.serialize(message))
+        layer_redis().publish(channel, layer.serialize(message))
     else:
         async_to_sync(layer.group_send)(group, message)
+
+
+def layer_redis() -> redis.Redis:
+    """A client on the channel layer's Redis (its one host), on this process's pool."""
+    host = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
+    return redis_pool.client(host["address"] if isinstance(host, dict) else host)
+
+
+def layer_epoch() -> str:
+    """The run id of the channel layer's Redis: a new one after every restart. RedisError while it is down."""
+    return str(layer_redis().info("server")["run_id"])

@@ -178,6 +178,8 @@ CHANNEL_LAYERS = {
 
 # An open WebSocket's credential is checked again this often (revocations also close it at once).
 WS_AUTH_RECHECK_SECONDS = env.float("WS_AUTH_RECHECK_SECONDS", default=60.0)
+# How often a WebSocket checks that the channel layer's Redis is the one it subscribed on (web/consumers.py).
+WS_LAYER_CHECK_SECONDS = env.float("WS_LAYER_CHECK_SECONDS", default=5.0)
 
 JOB_TIMEOUT_IMAGE = env.int("JOB_TIMEOUT_IMAGE", default=120)  # seconds
 JOB_TIMEOUT_VIDEO = env.int("JOB_TIMEOUT_VIDEO", default=4 * 3600)  # room for the longest allowed clip

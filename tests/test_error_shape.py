@@ -44,12 +44,18 @@ def test_a_body_over_the_limit_answers_413_in_the_json_shape(api, settings) -> N
 @pytest.mark.django_db(transaction=True)
 def test_an_unreachable_database_answers_503_with_retry_after(api) -> None:
     # FAULT INJECTION: the shared PostgreSQL must not be stopped or filled up with connections (other runs
-    # use it), so this connection is pointed at a closed port: psycopg raises the OperationalError that
-    # "too many clients" and a restarting server raise too.
+    # use it), so the connection pool is built again pointed at a closed port: it raises the
+    # OperationalError (a pool timeout) that an exhausted pool, "too many clients" and a restarting server
+    # raise too.
     api.get(CREATE)  # the token's user is created and the connection open
     real_port = connection.settings_dict["PORT"]
+    pool = connection.settings_dict["OPTIONS"].get("pool")
+    real_timeout = pool.get("timeout") if isinstance(pool, dict) else None
     connection.close()
+    connection.close_pool()  # a no-op without a pool (SQLite, DB_POOL_MAX_SIZE=0)
     connection.settings_dict["PORT"] = "1"
+    if isinstance(pool, dict):
+        pool["timeout"] = 1  # seconds the request waits for a connection the pool cannot make
     try:
         answer = api.get(CREATE)
         assert answer.status_code == 503
@@ -57,5 +63,8 @@ def test_an_unreachable_database_answers_503_with_retry_after(api) -> None:
         assert answer.json()["error"]["code"] == ErrorCode.DATABASE_UNAVAILABLE
     finally:
         connection.close()
+        connection.close_pool()
         connection.settings_dict["PORT"] = real_port
+        if isinstance(pool, dict):
+            pool["timeout"] = real_timeout
     assert api.get(CREATE).status_code == 200

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import django_rq
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError
 from rq import Worker
 
 from media import maintenance, queue_control, storage
@@ -82,8 +82,9 @@ def test_requeue_of_a_failed_media_job_processes_it_again(api, moderator, images
     settings.JOB_MAX_RETRIES, settings.JOB_RETRY_INTERVALS = 1, [0]  # one burst sees both attempts
     (media_id,) = queue_images(api, 1)
 
-    def broken_upload(*args, **kwargs):  # fault injection: the store refuses every rendition
-        raise EndpointConnectionError(endpoint_url="http://s3.invalid")
+    def broken_upload(*args, **kwargs):  # fault injection: the store refuses every write (an outage would wait)
+        error = {"Error": {"Code": "AccessDenied", "Message": "denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+        raise ClientError(error, "PutObject")
 
     with monkeypatch.context() as patched:
         patched.setattr(storage, "upload", broken_upload)

@@ -53,7 +53,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from media import queue_status
+from media import events, queue_status
 from media.events import event_for, group_name, token_digest
 from media.models import TERMINAL, Media, Status
 from processing.codes import ErrorCode
@@ -128,6 +128,23 @@ def _waiting_events(user_id: int, ids: set[str]) -> tuple[set[str], list[dict[st
     return {str(m.id) for m in media}, events
 
 
+_epoch: tuple[float, str | None] = (0.0, None)  # (when asked, answer): shared by the process's sockets
+
+
+async def layer_epoch(*, fresh: bool = False) -> str | None:
+    """The channel layer Redis's run id (None while it is down), asked at most once a second per process
+    unless `fresh`."""
+    global _epoch
+    asked, answer = _epoch
+    if fresh or time.monotonic() - asked >= 1.0:
+        try:
+            answer = await asyncio.to_thread(events.layer_epoch)
+        except RedisError:
+            answer = None
+        _epoch = (time.monotonic(), answer)
+    return answer
+
+
 async def refuse_unauthenticated(receive: Any, send: Any) -> None:
     """Accept and close with 4401 without touching the channel layer: anonymous clients cost no Redis."""
     message = await receive()
@@ -172,9 +189,14 @@ class MediaConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         self.refresher = asyncio.create_task(self._refresh_placements())
         self.auth_watch = asyncio.create_task(self._recheck_credentials())
+        self.layer_watch = asyncio.create_task(self._watch_layer(await layer_epoch(fresh=True)))
 
     async def disconnect(self, code: int) -> None:
-        for task in (getattr(self, "refresher", None), getattr(self, "auth_watch", None)):
+        for task in (
+            getattr(self, "refresher", None),
+            getattr(self, "auth_watch", None),
+            getattr(self, "layer_watch", None),
+        ):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -191,6 +213,18 @@ class MediaConsumer(AsyncJsonWebsocketConsumer):
                 continue
             if not valid:
                 await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+
+    async def _watch_layer(self, epoch: str | None) -> None:
+        """The pub/sub layer reconnects to Redis by itself, silently, and what was published meanwhile is
+        lost: a Redis that is down, or came back as a new run, closes the connection with 1013, so the
+        client reconnects and catches up with `sync`."""
+        while True:
+            await asyncio.sleep(settings.WS_LAYER_CHECK_SECONDS)
+            now = await layer_epoch()
+            if now is None or now != epoch:
+                log.warning("the channel layer's Redis is away or restarted; closing the WebSocket with 1013")
+                await self.close(code=CLOSE_TRY_AGAIN_LATER)
                 return
 
     async def auth_revoked(self, message: dict[str, Any]) -> None:
