@@ -376,23 +376,24 @@ def test_an_unknown_media_id_is_a_404_with_the_error_shape(api) -> None:
 def test_audio_over_the_confirms_budget_is_queued_and_ends_ready_with_progress(api, user, settings) -> None:
     from functools import partial
 
-    from tests.test_video_worker import EventListener
+    from tests.helpers import GroupEvents
 
     settings.AUDIO_INLINE_MAX_DURATION = 2  # seconds of audio the confirm checks itself
+    settings.PROGRESS_MIN_INTERVAL = 0  # every stage of this short job, not one per half second
     sample = Sample("long", "talk.mp3", "audio/mpeg", partial(samples.tone, "mp3", 5.0), "mp3")
-    listener = EventListener(user.id)
-    created = uploaded(api, sample)
-    answer = confirm(api, created["id"])
-    body = answer.json()
-    assert answer.status_code == 202, body
-    assert (body["status"], body["error"], body["urls"]["waveform"]) == (Status.PROCESSING, None, None)
-    assert jobs.job_id(created["id"]) in _default_queue().job_ids
-    assert keys_of(created["id"])["permanent"] == []  # nothing moved or made on the inline path
-    try:
-        SimpleWorker([_default_queue()], connection=_default_queue().connection).work(burst=True)
-    finally:
-        drop_job(created["id"])
-    received = listener.until_final()
+    with GroupEvents(user.id) as listener:
+        created = uploaded(api, sample)
+        answer = confirm(api, created["id"])
+        body = answer.json()
+        assert answer.status_code == 202, body
+        assert (body["status"], body["error"], body["urls"]["waveform"]) == (Status.PROCESSING, None, None)
+        assert jobs.job_id(created["id"]) in _default_queue().job_ids
+        assert keys_of(created["id"])["permanent"] == []  # nothing moved or made on the inline path
+        try:
+            SimpleWorker([_default_queue()], connection=_default_queue().connection).work(burst=True)
+        finally:
+            drop_job(created["id"])
+        received = listener.until_final(created["id"])
 
     media = api.get(detail_url(created["id"])).json()
     assert media["status"] == Status.READY and media["metadata"]["duration"] == pytest.approx(5.0, abs=0.1)

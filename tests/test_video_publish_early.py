@@ -25,8 +25,8 @@ from rq import Queue
 from media.models import Status
 from tests import video_samples
 from tests.api_flow import detail_url, run_worker, submit
-from tests.helpers import ffmpeg_children
-from tests.test_video_worker import EventListener, decodes, fetch_playlist, master_variants, segments, videos_queue
+from tests.helpers import GroupEvents, ffmpeg_children
+from tests.test_video_worker import decodes, fetch_playlist, master_variants, segments, videos_queue
 
 __all__ = ["videos_queue"]  # the fixture, shared with the other video tests
 
@@ -104,13 +104,13 @@ def test_a_video_plays_before_ready_and_its_playlists_end_as_vod(
     api: APIClient, user, live_server: Any, videos_queue: Queue
 ) -> None:
     body = video_samples.long_720p()
-    listener = EventListener(user.id)
-    media_id = submit(api, filename="long.mp4", content_type="video/mp4", body=body)
-    client = Client(f"{live_server.url}{detail_url(media_id)}", Token.objects.get(user=user).key)
-    client.start()
-    run_worker(videos_queue)
-    client.join(timeout=60)
-    received = listener.until_final()
+    with GroupEvents(user.id) as listener:
+        media_id = submit(api, filename="long.mp4", content_type="video/mp4", body=body)
+        client = Client(f"{live_server.url}{detail_url(media_id)}", Token.objects.get(user=user).key)
+        client.start()
+        run_worker(videos_queue)
+        client.join(timeout=60)
+        received = listener.until_final(media_id)
     assert client.error is None, client.error
 
     # Playable while PROCESSING: the master lists both rungs, the lowest one's playlist is an EVENT
@@ -151,15 +151,15 @@ def test_a_run_killed_after_publishing_stops_offering_it_and_the_retry_publishes
     settings.JOB_RETRY_INTERVALS = [0]  # retry at once, so one burst of the worker sees both attempts
     settings.JOB_MAX_RETRIES = 1
     body = video_samples.long_720p()
-    listener = EventListener(user.id)
-    media_id = submit(api, filename="long.mp4", content_type="video/mp4", body=body)
-    client = Client(
-        f"{live_server.url}{detail_url(media_id)}", Token.objects.get(user=user).key, kill_after_playing=True
-    )
-    client.start()
-    run_worker(videos_queue)
-    client.join(timeout=60)
-    received = listener.until_final(timeout=30)
+    with GroupEvents(user.id) as listener:
+        media_id = submit(api, filename="long.mp4", content_type="video/mp4", body=body)
+        client = Client(
+            f"{live_server.url}{detail_url(media_id)}", Token.objects.get(user=user).key, kill_after_playing=True
+        )
+        client.start()
+        run_worker(videos_queue)
+        client.join(timeout=60)
+        received = listener.until_final(media_id, timeout=30)
     assert client.error is None, client.error
 
     assert client.played["status"] == Status.PROCESSING
