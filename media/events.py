@@ -33,6 +33,7 @@ def event_for(media: Media, **extra: Any) -> dict[str, Any]:
     has_thumbnail = any(output.name == "thumbnail" for output in outputs.of_kind(media.kind))
     thumbnail_key = selectors.output_key(media, "thumbnail") if has_thumbnail else None
     thumbnail_url = storage.presigned_get(thumbnail_key) if thumbnail_key else None
+    hls_url = selectors.hls_url(media)  # set once a video plays, before READY too: the signed master playlist
     event: dict[str, Any] = {
         "event": f"progress:{media.id}",
         "id": str(media.id),
@@ -41,9 +42,8 @@ def event_for(media: Media, **extra: Any) -> dict[str, Any]:
         "progress": media.progress,
         "stage": media.stage,
         "thumbnail_url": thumbnail_url,
-        # a video plays before READY once its first segments are out: the signed master playlist
-        "playable": selectors.playable(media),
-        "hls_url": selectors.hls_url(media),
+        "playable": hls_url is not None,
+        "hls_url": hls_url,
     }
     if media.status in (Status.REJECTED, Status.FAILED) and media.error:
         event["error"] = media.error

@@ -81,9 +81,11 @@ def output_key(media: Media, name: str) -> str | None:
 def hls_key(media: Media) -> str | None:
     """The master playlist's key when the video plays: READY with its ladder, or still PROCESSING with
     the first segments published (`Media.playable_at`, media.live_hls)."""
+    output = outputs.declared(media, "hls")
+    if output is None:  # not a video: nothing to look up
+        return None
     if media.status == Status.PROCESSING and media.playable_at is not None:
-        output = outputs.declared(media, "hls")
-        return output.key(media) if output is not None else None
+        return output.key(media)
     return output_key(media, "hls")
 
 
