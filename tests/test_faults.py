@@ -218,6 +218,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "JOB_MAX_RETRIES": "2",
         "JOB_RETRY_INTERVALS": "5,10",
         "LOG_LEVEL": "WARNING",
+        "PROGRESS_MIN_INTERVAL": "0",  # every stage is recorded: the kills wait for one mid-job
     }
     log = open(tmp_path_factory.mktemp("stack") / "stack.log", "w+")  # noqa: SIM115 - read at the end
     proc = subprocess.Popen(
