@@ -37,8 +37,13 @@ class Report:
     def add(self, action: str, item: object) -> None:
         self.actions.setdefault(action, []).append(str(item))
 
-    def lines(self) -> list[str]:
-        return [f"{action}: {len(items)}" for action, items in sorted(self.actions.items())] or ["nothing to do"]
+    def describe(self, *, dry_run: bool) -> list[str]:
+        """For a command's output: each action with its count and up to 20 of its items."""
+        prefix = "would " if dry_run else ""
+        out: list[str] = []
+        for action, items in sorted(self.actions.items()):
+            out += [f"{prefix}{action}: {len(items)}", *(f"  {item}" for item in items[:20])]
+        return out or ["nothing to do"]
 
     def counts(self) -> dict[str, int]:
         return {action: len(items) for action, items in self.actions.items()}

@@ -167,3 +167,15 @@ class GroupEvents:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         self.loop.close()  # channels-redis closes this loop's connections with it
+
+
+def wait_for(condition, timeout: float = 90.0, step: float = 0.3) -> bool:  # noqa: ANN001 - any predicate
+    """Whether `condition()` came true within `timeout` seconds, asked every `step`."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return False

@@ -30,7 +30,7 @@ from media import events, maintenance
 from media.models import Media, Status
 from tests import image_samples
 from tests.api_flow import confirm, uploaded
-from tests.helpers import ROOT, child_env, clear_queue
+from tests.helpers import ROOT, child_env, clear_queue, wait_for
 from tests.samples import Sample
 from tests.test_metrics_admin import make
 
@@ -130,15 +130,6 @@ class Webhook:
             for attachment in message.get("attachments", [])
             if attachment["title"].endswith(f": {alertname}")
         ]
-
-
-def wait_for(condition, timeout: float, step: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return False
 
 
 class Processes:

@@ -17,8 +17,8 @@ from rq import Worker
 from media import maintenance, queue_control, storage
 from media.models import Media, Status
 from tests.api_flow import run_worker
-from tests.helpers import ROOT, child_env, clear_queue
-from tests.test_worker import queue_images, wait_for
+from tests.helpers import ROOT, child_env, clear_queue, wait_for
+from tests.test_worker import queue_images
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 PAGE = "/admin/queues/"

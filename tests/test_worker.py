@@ -23,7 +23,7 @@ from media.worker import EXIT_RECYCLE
 from mediahub import devstack
 from tests import image_samples
 from tests.api_flow import confirm, uploaded
-from tests.helpers import ROOT, child_env, clear_queue
+from tests.helpers import ROOT, child_env, clear_queue, wait_for
 from tests.samples import Sample
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -50,15 +50,6 @@ def queue_images(api, count: int) -> list[str]:
         assert confirm(api, created["id"]).status_code == 202
         ids.append(created["id"])
     return ids
-
-
-def wait_for(condition, timeout: float = 90.0, step: float = 0.3) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return False
 
 
 def test_worker_recycles_mid_batch_and_every_media_is_ready(api, images_queue) -> None:

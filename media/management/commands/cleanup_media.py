@@ -27,12 +27,7 @@ class Command(BaseCommand):
         for name, task in tasks.items():
             if only in (None, name):
                 task(dry_run=dry_run, report=report)
-        prefix = "would " if dry_run else ""
-        for action, items in sorted(report.actions.items()):
-            self.stdout.write(f"{prefix}{action}: {len(items)}")
-            for item in items[:20]:
-                self.stdout.write(f"  {item}")
-        if not report.actions:
-            self.stdout.write("nothing to do")
+        for line in report.describe(dry_run=dry_run):
+            self.stdout.write(line)
         if dry_run and report.actions:
             self.stdout.write(self.style.WARNING("dry run: nothing was changed; add --for-real to do it"))

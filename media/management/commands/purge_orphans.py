@@ -15,12 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, for_real: bool, **options: object) -> None:
         report = maintenance.purge_orphans(dry_run=not for_real)
-        prefix = "" if for_real else "would "
-        for action, items in sorted(report.actions.items()):
-            self.stdout.write(f"{prefix}{action}: {len(items)}")
-            for item in items[:20]:
-                self.stdout.write(f"  {item}")
-        if not report.actions:
-            self.stdout.write("nothing to do")
-        elif not for_real:
+        for line in report.describe(dry_run=not for_real):
+            self.stdout.write(line)
+        if report.actions and not for_real:
             self.stdout.write(self.style.WARNING("dry run: nothing was changed; add --for-real to do it"))
