@@ -63,7 +63,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: answers 429 for a locked-out login
+    "axes.middleware.AxesMiddleware",  # answers 429 for a locked-out login
+    "web.middleware.OneThread",  # innermost: the chain above runs in one thread (see its docstring)
 ]
 
 # --- Logins: django-axes counts failures per account and per client address (web/login_guard.py) ------------
