@@ -15,6 +15,7 @@ API's `urls.sources` (for `<picture>` and `srcset`) rather than one key each.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Literal
@@ -82,6 +83,11 @@ OUTPUTS: tuple[Output, ...] = (
 
 def responsive() -> tuple[Output, ...]:
     """One image output per width of IMAGE_WIDTHS and type of IMAGE_SOURCE_TYPES, e.g. `avif_640` in `w640.avif`."""
+    return _responsive(tuple(settings.IMAGE_WIDTHS), tuple(settings.IMAGE_SOURCE_TYPES))
+
+
+@functools.cache  # every answer of the API reads the declarations: build them once per value of the settings
+def _responsive(widths: tuple[int, ...], types: tuple[str, ...]) -> tuple[Output, ...]:
     return tuple(
         Output(
             f"{ext}_{width}",
@@ -93,8 +99,8 @@ def responsive() -> tuple[Output, ...]:
             width,
             source=True,
         )
-        for width in sorted(set(settings.IMAGE_WIDTHS))
-        for content_type in settings.IMAGE_SOURCE_TYPES
+        for width in sorted(set(widths))
+        for content_type in types
         for ext in [content_type.split("/")[1]]
     )
 
@@ -116,11 +122,16 @@ def declared(media: Media, name: str) -> Output | None:
     return next((output for output in of_kind(media.kind) if output.name == name), None)
 
 
+def of_media(media: Media) -> tuple[Output, ...]:
+    """The declared outputs of the media's kind and content type (none for a plain text document, say)."""
+    return tuple(output for output in of_kind(media.kind) if not output.types or media.content_type in output.types)
+
+
 def missing(media: Media) -> tuple[Output, ...]:
     """The declared outputs of the media's kind (and content type) that it has no row for yet, or one made
     under other settings."""
-    declared = [output for output in of_kind(media.kind) if not output.types or media.content_type in output.types]
-    if not declared:  # a plain text document, say: nothing to look up
+    declared = of_media(media)
+    if not declared:  # nothing to look up
         return ()
     made = dict(media.outputs.values_list("name", "spec"))
     return tuple(output for output in declared if made.get(output.name) != output.spec())

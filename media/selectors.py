@@ -25,7 +25,8 @@ def media_urls(media: Media, request: Any = None) -> dict[str, Any]:
     if media.original_key:
         urls["original"] = storage.presigned_get(media.original_key, download_name=media.filename)
     sources: dict[str, Source] = {}  # by key: widths past the picture's own share one file
-    for made in media.outputs.all():  # prefetched by the list views
+    made_outputs = media.outputs.all() if outputs.of_media(media) else ()  # prefetched by the list views
+    for made in made_outputs:
         output = outputs.declared(media, made.name)
         if output is None:
             continue  # made once, no longer declared: not offered

@@ -25,9 +25,9 @@ PNG = Sample("png", "dot.png", "image/png", image_samples.png_with_alpha, "png")
 
 # token, then what the call itself needs (the SQL of each is in the failure message)
 CREATE_QUERIES = 2  # token; INSERT (a single PUT: no transaction, no second write)
-CONFIRM_INLINE_QUERIES = 9  # token, own; claim UPDATE + read; READY UPDATE + read; the answer: row, outputs, duplicate
+CONFIRM_INLINE_QUERIES = 8  # token, own; claim UPDATE + read; READY UPDATE + read; the answer: row, duplicate
 CONFIRM_QUEUED_QUERIES = 7  # token, own; BEGIN, claim UPDATE + read, COMMIT; the answer's outputs lookup
-GET_QUERIES = 4  # token, own, outputs, duplicate
+GET_QUERIES = 3  # token, own, duplicate (a text document has no outputs to look up)
 
 
 def queries_of(call: Callable[[], Any]) -> tuple[Any, list[str]]:
