@@ -116,7 +116,8 @@ def run_inline(media: Media, *, confirming: bool = False) -> None:
     `confirming`: this runs inside the confirm request, whose time is bounded: audio longer than
     AUDIO_INLINE_MAX_DURATION raises Deferred once its headers are read, and the queue takes it over
     (progress events follow its decode there)."""
-    key = _source(media)
+    # confirm has just found the upload in temp/ (uploads.media_confirm): no second HEAD to look for it
+    key = media.temp_key if confirming else _source(media)
     _step(media, 10, Stage.DOWNLOADING)
     with spool.fetch(key, size=media.size) as spooled:
         _step(media, 30, Stage.VALIDATING)
