@@ -43,7 +43,7 @@ run: install
 test: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest
+	scripts/run-tests
 
 # The engines alone, no services (tests/unit/conftest.py starts nothing): seconds, anywhere.
 test-unit: install-test
