@@ -39,21 +39,50 @@ USER_NAME=load-$STAMP
 "$PY" manage.py shell -c "from django.contrib.auth import get_user_model; get_user_model().objects.create_user('$USER_NAME', password='load-bench-pw')"
 sleep 3  # the workers connect
 echo "stack: $CODE_DIR at $(git -C "$CODE_DIR" rev-parse --short HEAD), port $PORT, bucket $S3_BUCKET"
-cpu() { ps -eo pid=,ppid=,times=,args=; }  # CPU seconds of every process; the stack's are picked below
+cpu() { ps -eo pid=,ppid=,times=,args=; }  # CPU seconds of every process, before and after
 cpu >"$HERE/bench/out/cpu-before"
+T0=$(date +%s.%N)
 "$PY" "$HERE/bench/load.py" --base-url "http://127.0.0.1:$PORT" --username "$USER_NAME" --password load-bench-pw "$@"
 cpu >"$HERE/bench/out/cpu-after"
-echo "CPU seconds of the stack's own processes during the bench (not PostgreSQL, SeaweedFS, clamd, Redis):"
-"$PY" - "$STACK" "$HERE/bench/out/cpu-before" "$HERE/bench/out/cpu-after" <<'EOF'
+T1=$(date +%s.%N)
+"$PY" - "$STACK" "$HERE/bench/out/cpu-before" "$HERE/bench/out/cpu-after" "$T0" "$T1" <<'EOF'
+"""Where the machine's CPU went during the bench (load.py's run and settling), by program: the budget a rate
+has to fit in. ps counts whole seconds; processes that came and went in between are not seen."""
+import os
 import sys
+from collections import Counter
+
+
 def read(path):
     rows = (line.split(None, 3) for line in open(path) if line.strip())
     return {pid: (ppid, float(cpu), args.strip()) for pid, ppid, cpu, args in rows}
+
+
 before, after = read(sys.argv[2]), read(sys.argv[3])
+wall = float(sys.argv[5]) - float(sys.argv[4])
 ours = {sys.argv[1]}
 while grown := {pid for pid, (ppid, _, _) in after.items() if ppid in ours} - ours:
     ours |= grown
-used = [(cpu - before.get(pid, (0, 0.0))[1], args) for pid, (_, cpu, args) in after.items() if pid in ours]
-for seconds, args in sorted(used, reverse=True)[:6]:
-    print(f"{seconds:8.1f} s  {args[:110]}")
+
+
+def label(pid, args):
+    if pid in ours and ("spawn_main" in args or "uvicorn" in args):
+        return "web (uvicorn processes)"
+    if pid in ours and "rqworker" in args:
+        return "RQ workers"
+    if "bench/load.py" in args:
+        return "load generator (bench/load.py)"
+    program = os.path.basename(args.split()[0]).rstrip(":")
+    return "PostgreSQL" if program.startswith("postgres") else program
+
+
+used = Counter()
+for pid, (_, cpu, args) in after.items():
+    used[label(pid, args)] += cpu - before.get(pid, (0, 0.0, ""))[1]
+cores = os.cpu_count()
+print(f"CPU seconds of every process during the bench ({wall:.0f} s x {cores} cores = {wall * cores:.0f} s available):")
+for name, seconds in used.most_common(9):
+    if seconds >= 0.5:
+        print(f"{seconds:8.1f} s  {name}")
+print(f"{sum(used.values()):8.1f} s  in all")
 EOF
