@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -229,8 +230,8 @@ def test_video_becomes_hls_that_plays_from_the_private_bucket(
         else:
             assert "audio" not in kinds  # no silent track made up for a silent source
 
-    # Every variant opens and decodes to its end; its segments are presigned GETs of ~6 s, cut at the
-    # same instants in every variant (a player switching variants needs that).
+    # Every variant opens and decodes to its end; its segments are presigned GETs of 2 s up to 6 s, then
+    # ~6 s, cut at the same instants in every variant (a player switching variants needs that).
     cuts = []
     for variant in variants:
         decodes(variant["uri"])
@@ -238,13 +239,15 @@ def test_video_becomes_hls_that_plays_from_the_private_bucket(
         durations = [d for d, _ in listed]
         cuts.append(durations)
         assert sum(durations) == pytest.approx(case.duration, abs=0.25)
-        assert all(d == pytest.approx(6, abs=0.11) for d in durations[:-1]), durations
+        starts = accumulate(durations, initial=0)
+        expected = [2 if start < 5.9 else 6 for start, _ in zip(starts, durations[:-1], strict=False)]
+        assert durations[:-1] == pytest.approx(expected, abs=0.11), durations
         assert 0 < durations[-1] <= 6.11
         for _, uri in listed:
             assert uri.startswith(settings.S3_PUBLIC_ENDPOINT_URL) and "X-Amz-Signature=" in uri
     assert all(c == cuts[0] for c in cuts), cuts
     if case.name == "mp4":
-        assert durations == pytest.approx([6, 6, 1], abs=0.11)  # the 13 s clip: three segments
+        assert durations == pytest.approx([2, 2, 2, 6, 1], abs=0.11)  # the 13 s clip: five segments
 
     # The thumbnail: a WebP of the frame at 1 s, upright, at most 640 px, never upscaled.
     thumb = requests.get(media["urls"]["thumbnail"], timeout=30)
