@@ -5,6 +5,9 @@ either marks it READY or raises: `Rejected` for bad input, anything else for a
 transient failure that the job layer retries. They are idempotent: the bytes
 are read from temp/ or, if an earlier run already moved them, from the
 original, and every output is written to the same key again.
+
+The scan comes right after the sniff, before anything decodes the file, except for videos: there it
+runs alongside the probe and the transcode (`_ScanAlongside`), and nothing is stored before it says clean.
 """
 
 from __future__ import annotations

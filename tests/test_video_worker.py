@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,12 @@ from rest_framework.test import APIClient
 from rq import Queue
 from rq.job import Job
 
-from media import jobs, outputs, storage
+from media import jobs, maintenance, outputs, storage
 from media.models import Media, Status
 from tests import video_samples
 from tests.api_flow import NOTHING, detail_url, keys_of, retry_url, run_worker, spool_files, submit
 from tests.helpers import GroupEvents, clear_queue, ffmpeg_children
+from tests.test_api_resilience import clamd_unreachable
 from tests.video_samples import CASES, VideoCase
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -599,3 +601,34 @@ def test_the_job_timeout_ends_a_hung_ffmpeg(api: APIClient, videos_queue: Queue,
         "Processing failed after several attempts. It took longer than its time limit (3 s) and was stopped. "
         "An operator can retry it.",
     )
+
+
+# --- clamd unreachable ---------------------------------------------------------------------------------
+
+
+def test_with_clamd_down_a_video_waits_unpublished_and_is_resumed_once_it_is_back(
+    api: APIClient, user, videos_queue: Queue, settings
+) -> None:
+    """The scan runs alongside the transcode; clamd unreachable fails it as before the change: the media waits
+    in PROCESSING with scan_unavailable (no FAILED, however often it is retried), was never playable, nothing
+    of it is stored but the upload, and maintenance queues it again once clamd answers."""
+    settings.JOB_RETRY_INTERVALS = [0]
+    settings.JOB_MAX_RETRIES = 1
+    body = video_samples.mp4_with_audio()
+    with GroupEvents(user.id) as listener:
+        with clamd_unreachable():
+            media_id = submit(api, filename="holiday.mp4", content_type="video/mp4", body=body)
+            run_worker(videos_queue)  # the job and its retry both find clamd down
+            row = Media.objects.get(pk=media_id)
+            assert (row.status, row.error_code, row.attempts) == (Status.PROCESSING, "scan_unavailable", 2)
+            assert row.playable_at is None and "as soon as it is back" in row.error_message
+            assert keys_of(media_id) == {**NOTHING, "temp": [f"temp/{media_id}"]}
+            assert spool_files() == [] and ffmpeg_children() == []
+            assert maintenance.resume_stalled(older_than=timedelta(0)).actions == {"wait for clamd": [media_id]}
+        waited = [e for e in listener.received if e["id"] == media_id]
+        assert maintenance.resume_stalled(older_than=timedelta(0)).actions == {"requeue": [media_id]}
+        run_worker(videos_queue)
+        received = listener.until_final(media_id)
+    assert not any(e["playable"] for e in waited), waited  # while it waited, it was never offered
+    assert received[-1]["status"] == Status.READY and received[-1]["playable"]
+    assert Media.objects.get(pk=media_id).error_code == ""
