@@ -66,19 +66,23 @@ def video_spec() -> video.VideoSpec:
 
     bitrates = video_bitrates()
     ladder = tuple(video.Variant(height, *bitrates[height]) for height in sorted(settings.VIDEO_LADDER))
-    return video.VideoSpec(
-        ladder=ladder,
-        max_duration=settings.VIDEO_MAX_DURATION,
-        max_width=max(settings.VIDEO_MAX_WIDTH, settings.VIDEO_MAX_HEIGHT),
-        max_height=min(settings.VIDEO_MAX_WIDTH, settings.VIDEO_MAX_HEIGHT),
-        max_pixels=settings.VIDEO_MAX_WIDTH * settings.VIDEO_MAX_HEIGHT,
-        max_fps=settings.VIDEO_MAX_FPS,
-        # ffmpeg is stopped by its own timeout before RQ's job timeout kills the whole job
-        timeout=max(10.0, settings.JOB_TIMEOUT_VIDEO * 0.9),
-        stall_timeout=settings.VIDEO_STALL_TIMEOUT,
-        ffmpeg=settings.FFMPEG_BIN,
-        ffprobe=settings.FFPROBE_BIN,
-    )
+    try:
+        return video.VideoSpec(
+            ladder=ladder,
+            first_segment_seconds=settings.VIDEO_FIRST_SEGMENT_SECONDS,
+            max_duration=settings.VIDEO_MAX_DURATION,
+            max_width=max(settings.VIDEO_MAX_WIDTH, settings.VIDEO_MAX_HEIGHT),
+            max_height=min(settings.VIDEO_MAX_WIDTH, settings.VIDEO_MAX_HEIGHT),
+            max_pixels=settings.VIDEO_MAX_WIDTH * settings.VIDEO_MAX_HEIGHT,
+            max_fps=settings.VIDEO_MAX_FPS,
+            # ffmpeg is stopped by its own timeout before RQ's job timeout kills the whole job
+            timeout=max(10.0, settings.JOB_TIMEOUT_VIDEO * 0.9),
+            stall_timeout=settings.VIDEO_STALL_TIMEOUT,
+            ffmpeg=settings.FFMPEG_BIN,
+            ffprobe=settings.FFPROBE_BIN,
+        )
+    except ValueError as exc:  # the spec's one rule across fields: the lead segments must divide the others
+        raise ImproperlyConfigured(f"VIDEO_FIRST_SEGMENT_SECONDS: {exc}") from exc
 
 
 def storyboard_spec() -> storyboard.StoryboardSpec:

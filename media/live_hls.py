@@ -5,6 +5,8 @@ renamed), and EVENT playlists that grow a segment at a time. `LivePublisher.sync
 reports progress and once more at the end, uploads what is new or changed in the folder in the order a
 player needs it: segments (and WebVTT) first, then each playlist once every file it names is stored,
 then the master once every playlist it names is. The first master stored makes the video playable.
+The video job calls `sync` only once the upload scanned clean (clamd runs alongside ffmpeg:
+`media.pipeline.run_video`), so nothing of a file that turns out to carry malware is ever stored.
 
 A run that stops half-way leaves EVENT playlists without an end: a player that was playing reaches the
 last segment and waits. That is why the media stops being playable when its run fails or a new run starts

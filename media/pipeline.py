@@ -5,6 +5,9 @@ either marks it READY or raises: `Rejected` for bad input, anything else for a
 transient failure that the job layer retries. They are idempotent: the bytes
 are read from temp/ or, if an earlier run already moved them, from the
 original, and every output is written to the same key again.
+
+The scan comes right after the sniff, before anything decodes the file, except for videos: there it
+runs alongside the probe and the transcode (`_ScanAlongside`), and nothing is stored before it says clean.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import TracebackType
 
 from django.conf import settings
 from django.utils import timezone
@@ -76,20 +80,82 @@ def _sniff(media: Media, fileobj) -> sniff.Detection:
 
 def _scan(media: Media, fileobj, progress: int, family: sniff.Family) -> None:
     """clamd sees every kind listed in SCAN_KINDS (all by default): malware hides in pictures too.
-    Zip-based documents are scanned whole and then part by part."""
+    Zip-based documents are scanned whole and then part by part. (Videos: `_ScanAlongside`.)"""
     if media.kind not in settings.SCAN_KINDS:
         return
     _step(media, progress, Stage.SCANNING)
-    server = engines.clamd()
+    _accept(_verdict(fileobj, family, engines.clamd(), engines.archive_limits()))
+
+
+def _verdict(fileobj, family: sniff.Family, server: scan.Clamd, limits: archives.Limits) -> scan.ScanResult:
+    """clamd's answer on the whole file, then on each part of a zip-based document. No Django here: it also
+    runs on `_ScanAlongside`'s thread. Raises ScanUnavailable (clamd down), or Rejected (past a limit)."""
     verdict = scan.scan(fileobj, server)
     if verdict.clean and family.name in sniff.ZIP_BASED:
-        verdict = archives.scan_parts(fileobj, engines.archive_limits(), lambda part: scan.scan(part, server))
+        verdict = archives.scan_parts(fileobj, limits, lambda part: scan.scan(part, server))
+    return verdict
+
+
+def _accept(verdict: scan.ScanResult) -> None:
+    """Rejected unless clamd found the file clean."""
     if verdict.signature.startswith("Heuristics.Limits.Exceeded"):
         # clamd's AlertExceedsMax: the file goes past what it can unpack, so it was never fully checked
         message = "The file could not be fully checked for viruses and was not accepted."
         raise Rejected(ErrorCode.MALWARE_DETECTED, message, verdict.signature)
     if not verdict.clean:
         raise Rejected(ErrorCode.MALWARE_DETECTED, "The file contains malware and was not accepted.", verdict.signature)
+
+
+class _ScanAlongside:
+    """A video's scan, on a thread of its own while the main thread probes and transcodes: clamd's time grows
+    with the bytes, and a video is big. Nothing made from the upload is stored (published, uploaded, the
+    original promoted) before `passed()` or `wait()` says it scanned clean; a bad verdict raises from there
+    exactly as `_scan` would. The thread reads the spool through its own handle and touches no Django.
+
+    As a context manager it waits for the thread on the way out (so the spool is not removed under it), and
+    a run that fails is reported with the scan's failure if it has one: malware that ffprobe also calls
+    damaged is quarantined as malware, and a clamd outage waits, as when the scan came first."""
+
+    def __init__(self, media: Media, path: Path, family: sniff.Family) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"scan-{media.id}")
+        self._verdict: Future[scan.ScanResult] | None = None
+        self._raised = False  # the verdict's failure was raised already
+        if media.kind in settings.SCAN_KINDS:
+            server, limits = engines.clamd(), engines.archive_limits()  # read here, from the settings
+            self._verdict = self._pool.submit(self._scan, path, family, server, limits)
+
+    @staticmethod
+    def _scan(path: Path, family: sniff.Family, server: scan.Clamd, limits: archives.Limits) -> scan.ScanResult:
+        with path.open("rb") as fileobj:
+            return _verdict(fileobj, family, server, limits)
+
+    def passed(self) -> bool:
+        """True once the file scanned clean, False while clamd still reads it; raises like `_scan`."""
+        if self._verdict is not None and not self._verdict.done():
+            return False
+        self.wait()
+        return True
+
+    def wait(self) -> None:
+        """Until the verdict is in; raises like `_scan` (Rejected, or ScanUnavailable for an outage)."""
+        if self._verdict is None:
+            return
+        try:
+            _accept(self._verdict.result())
+        except Exception:
+            self._raised = True
+            raise
+
+    def __enter__(self) -> _ScanAlongside:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc is not None and not isinstance(exc, Exception):  # the worker is going away: no waiting
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            return
+        self._pool.shutdown(wait=True)
+        if exc is not None and not self._raised and not isinstance(exc, Superseded):
+            self.wait()  # the scan's own failure, if any, is the run's (this one stays as its context)
 
 
 def _finish(media: Media, made: dict[str, str], spooled: spool.Spooled, **fields) -> None:
@@ -210,9 +276,14 @@ def _upload_outputs(media: Media, files: list[tuple[outputs.Output, Path]]) -> d
 
 
 def run_video(media: Media) -> None:
-    """Videos: sniff, probe (caps before decoding), thumbnail, the one-pass HLS ladder published as it is
-    written (playable from its first segments, `media.live_hls`), subtitles, storyboard, READY (each
-    output only if the media lacks it)."""
+    """Videos: sniff, then the scan on its own thread (`_ScanAlongside`) while this one probes (caps before
+    decoding), makes the thumbnail and the one-pass HLS ladder; the ladder is published as it is written
+    (playable from its first segments, `media.live_hls`) but only once the whole file scanned clean. Then
+    subtitles, storyboard, READY (each output only if the media lacks it).
+
+    ffprobe and ffmpeg thus read the bytes before clamd's verdict: they run sandboxed (demuxer and protocol
+    allow-lists, time and pixel bounds, their own process group: `processing.ffmpeg`), and nothing derived
+    from the upload is stored where anyone can fetch it, nor the original promoted, before it scanned clean."""
     from processing import storyboard, subtitles, video
 
     wanted = {output.builder: output for output in outputs.missing(media)}
@@ -222,52 +293,54 @@ def run_video(media: Media) -> None:
     with spool.fetch(key, size=media.size, to_disk=True) as spooled, spool.workdir() as work:
         _step(media, 10, Stage.VALIDATING)
         detection = _sniff(media, spooled.file)
-        _scan(media, spooled.file, 11, detection.family)
-        info = video.probe_video(spooled.path(), spec)
-        # ffmpeg gets time in proportion to the clip (2x realtime is typical here: bench/README.md),
-        # within the job's own limit; a clip that needs more fails at once: a retry would time out too
-        spec = dataclasses.replace(spec, timeout=min(spec.timeout, 300 + 4 * info.duration))
-        uploads: list[tuple[Path, str, str]] = []
-        metadata = info.metadata()
-        if thumbnail := wanted.get("video_thumbnail"):
-            _step(media, 12, Stage.THUMBNAIL)
-            video.make_thumbnail(spooled.path(), work / thumbnail.filename, info, spec)
-            uploads.append((work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type))
-        if playlist := wanted.get("hls"):
-            _step(media, 15, Stage.TRANSCODING)
-            folder = playlist.key(media).rsplit("/", 1)[0]  # permanent/<id>/hls: the master's own folder
-            published = live_hls.LivePublisher(
-                work / "hls", folder, on_playable=lambda: lifecycle.mark_playable(media.id, metadata=metadata)
-            )
-            report = _rising(media, start=15, span=75, stage=Stage.TRANSCODING)
-            try:
-                with published:
-                    result = video.transcode_hls(
-                        spooled.path(),
-                        work / "hls",
-                        info,
-                        spec,
-                        on_progress=lambda done: (published.sync(), report(done)),
-                    )
-                    tracks, skipped = subtitles.add_to_hls(spooled.path(), result.out_dir, info.duration, spec)
-                    published.sync()  # the rest of the ladder, the subtitles, and the playlists as VOD
-            except BaseException as exc:
-                _withdraw(media, folder)
-                if isinstance(exc, video.TranscodeError) and exc.reason == "timeout":
-                    raise GiveUp(exc.message, exc.detail) from exc
-                raise
-            metadata["subtitles"] = [
-                {"language": track.language, "file": f"{subtitles.SUBS}/{track.path.name}"} for track in tracks
-            ]
-            if skipped:  # the video is fine without them; the owner sees which tracks were left out and why
-                metadata["subtitles_skipped"] = [{"codec": s.codec, "reason": s.reason} for s in skipped]
-            metadata["renditions"] = [f"{r.width}x{r.height}" for r in result.renditions]
-        if board := wanted.get("storyboard"):
-            # after the ladder: scrubbing previews can wait, playing cannot
-            _step(media, 91, Stage.THUMBNAIL)  # previews, like the thumbnail: no stage of its own
-            made = storyboard.make_storyboard(spooled.path(), work, info, engines.storyboard_spec(), spec)
-            sprite_key = f"{board.key(media).rsplit('/', 1)[0]}/{storyboard.SPRITE}"
-            uploads += [(made.vtt, board.key(media), board.content_type), (made.sprite, sprite_key, "image/webp")]
+        with _ScanAlongside(media, spooled.path(), detection.family) as scanned:
+            info = video.probe_video(spooled.path(), spec)
+            # ffmpeg gets time in proportion to the clip (2x realtime is typical here: bench/README.md),
+            # within the job's own limit; a clip that needs more fails at once: a retry would time out too
+            spec = dataclasses.replace(spec, timeout=min(spec.timeout, 300 + 4 * info.duration))
+            uploads: list[tuple[Path, str, str]] = []
+            metadata = info.metadata()
+            if thumbnail := wanted.get("video_thumbnail"):
+                _step(media, 12, Stage.THUMBNAIL)
+                video.make_thumbnail(spooled.path(), work / thumbnail.filename, info, spec)
+                uploads.append((work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type))
+            if playlist := wanted.get("hls"):
+                _step(media, 15, Stage.TRANSCODING)
+                folder = playlist.key(media).rsplit("/", 1)[0]  # permanent/<id>/hls: the master's own folder
+                published = live_hls.LivePublisher(
+                    work / "hls", folder, on_playable=lambda: lifecycle.mark_playable(media.id, metadata=metadata)
+                )
+                report = _rising(media, start=15, span=75, stage=Stage.TRANSCODING)
+
+                def progress(done: float) -> None:
+                    if scanned.passed():  # nothing is published before; a bad verdict raises, ffmpeg is killed
+                        published.sync()
+                    report(done)
+
+                try:
+                    with published:
+                        result = video.transcode_hls(spooled.path(), work / "hls", info, spec, on_progress=progress)
+                        tracks, skipped = subtitles.add_to_hls(spooled.path(), result.out_dir, info.duration, spec)
+                        _wait_for_scan(media, scanned, 90)
+                        published.sync()  # the rest of the ladder, the subtitles, and the playlists as VOD
+                except BaseException as exc:
+                    _withdraw(media, folder)
+                    if isinstance(exc, video.TranscodeError) and exc.reason == "timeout":
+                        raise GiveUp(exc.message, exc.detail) from exc
+                    raise
+                metadata["subtitles"] = [
+                    {"language": track.language, "file": f"{subtitles.SUBS}/{track.path.name}"} for track in tracks
+                ]
+                if skipped:  # the video is fine without them; the owner sees which tracks were left out and why
+                    metadata["subtitles_skipped"] = [{"codec": s.codec, "reason": s.reason} for s in skipped]
+                metadata["renditions"] = [f"{r.width}x{r.height}" for r in result.renditions]
+            if board := wanted.get("storyboard"):
+                # after the ladder: scrubbing previews can wait, playing cannot
+                _step(media, 91, Stage.THUMBNAIL)  # previews, like the thumbnail: no stage of its own
+                made = storyboard.make_storyboard(spooled.path(), work, info, engines.storyboard_spec(), spec)
+                sprite_key = f"{board.key(media).rsplit('/', 1)[0]}/{storyboard.SPRITE}"
+                uploads += [(made.vtt, board.key(media), board.content_type), (made.sprite, sprite_key, "image/webp")]
+            _wait_for_scan(media, scanned, 91)  # a run without the ladder (outputs declared later) waits here
         _step(media, 92, Stage.UPLOADING)
         original = moves.promote(media, detection.family, source=key, etag=spooled.etag)
         with ThreadPoolExecutor(max_workers=8) as pool:  # many small segments: upload in parallel
@@ -275,6 +348,14 @@ def run_video(media: Media) -> None:
                 done.result()
         made = {output.name: output.key(media) for output in wanted.values()}
         _finish(media, made, spooled, original_key=original, detected_type=detection.mime, metadata=metadata)
+
+
+def _wait_for_scan(media: Media, scanned: _ScanAlongside, progress: int) -> None:
+    """The verdict, before anything is stored; a step says so when the video is done first (a big file, a
+    slow clamd)."""
+    if not scanned.passed():
+        _step(media, progress, Stage.SCANNING)
+        scanned.wait()
 
 
 def _withdraw(media: Media, folder: str) -> None:

@@ -343,6 +343,9 @@ VIDEO_MAX_DURATION = env.float("VIDEO_MAX_DURATION", default=3600.0)  # seconds
 VIDEO_MAX_HEIGHT = env.int("VIDEO_MAX_HEIGHT", default=4320)
 VIDEO_MAX_WIDTH = env.int("VIDEO_MAX_WIDTH", default=7680)
 VIDEO_MAX_FPS = env.float("VIDEO_MAX_FPS", default=120.0)
+# The HLS segments before the first 6 s boundary are this long (2, 2, 2, then 6, 6...): the first ones are out,
+# and the video playable, sooner. It must divide 6; 0 or 6 makes every segment 6 s.
+VIDEO_FIRST_SEGMENT_SECONDS = env.int("VIDEO_FIRST_SEGMENT_SECONDS", default=2)
 # PDF previews: poppler's pdftoppm renders the first page within this time and address space.
 PREVIEW_TIMEOUT = env.float("PREVIEW_TIMEOUT", default=30.0)  # seconds
 PREVIEW_MAX_MEMORY = env.int("PREVIEW_MAX_MEMORY", default=512 * MB)

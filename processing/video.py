@@ -16,7 +16,11 @@ layer downloads the upload, calls these, and uploads what they write.
   scaling each from the source, same quality: bench/README.md); each rung has
   its own libx264 + AAC encoder in the same process, and the hls muxer writes
   `<rung>/index.m3u8`, its segments and `master.m3u8`. Keyframes are forced
-  every `segment_seconds` of source time, so segments line up across rungs.
+  on source time, so segments line up across rungs, and they are the only
+  keyframes (no scene-cut or interval keyframes): the first segments are
+  `first_segment_seconds` long up to the first `segment_seconds` boundary
+  (2, 2, 2, then 6, 6, ...), so the first ones come out, and a player starts,
+  sooner; the playlists' TARGETDURATION stays `segment_seconds`.
 - Published while it runs: the variant playlists are EVENT playlists that grow
   a segment at a time, and every file is written under a `.tmp` name and
   renamed when whole, so a reader of the folder (the job layer's publisher)
@@ -69,6 +73,9 @@ class VideoSpec:
         Variant(1080, 6_000_000, 160_000),
     )
     segment_seconds: int = 6
+    # The segments up to the first `segment_seconds` boundary are this long (2, 2, 2, then 6, 6...), so
+    # the ladder is playable sooner; it must divide segment_seconds. 0 (or segment_seconds): all alike.
+    first_segment_seconds: int = 2
     # Capped CRF: x264 spends what the picture needs, VBV caps the peaks. superfast plus
     # mbtree/lookahead matches veryfast's size and SSIM on natural footage for ~25% less
     # CPU (bench/README.md).
@@ -99,6 +106,26 @@ class VideoSpec:
     formats: tuple[str, ...] = decoders(VIDEO)
     ffmpeg: str = FFMPEG  # the binaries, for a build in another place
     ffprobe: str = FFPROBE
+
+    def __post_init__(self) -> None:
+        first, every = self.first_segment_seconds, self.segment_seconds
+        if every <= 0 or first < 0 or (first and every % first):
+            raise ValueError(f"first_segment_seconds ({first}) must divide segment_seconds ({every}), or be 0 for none")
+
+    @property
+    def lead_segments(self) -> int:
+        """How many short segments come before the first `segment_seconds` boundary (0: none)."""
+        if not self.first_segment_seconds or self.first_segment_seconds == self.segment_seconds:
+            return 0
+        return self.segment_seconds // self.first_segment_seconds
+
+    def keyframe_times(self) -> str:
+        """ffmpeg's force_key_frames expression: a keyframe at the start of every segment, in source time."""
+        every, lead = self.segment_seconds, self.lead_segments
+        if not lead:
+            return f"expr:gte(t,n_forced*{every})"
+        first = self.first_segment_seconds
+        return f"expr:if(lt(n_forced,{lead}),gte(t,{first}*n_forced),gte(t,{every}*(n_forced-{lead - 1})))"
 
 
 @dataclass(frozen=True)
@@ -398,11 +425,12 @@ def _hls_output(src: Path, out_dir: Path, info: VideoInfo, spec: VideoSpec, rend
     audio = source[str(info.audio_stream)] if info.audio_stream is not None else None
     streams = [s for picture in pictures for s in (picture, audio) if s is not None]
     options: dict[str, Any] = {"c:v": "libx264", "preset": spec.preset, "crf": spec.crf, "profile:v": "high"}
-    if spec.x264_params:
-        options["x264-params"] = spec.x264_params
     # Forced keyframes on source time (not frame counts) land on the same instants in every
-    # rendition, so the hls muxer cuts all of them at the same points.
-    options["force_key_frames"] = f"expr:gte(t,n_forced*{spec.segment_seconds})"
+    # rendition. They must be the only keyframes: the hls muxer cuts at the first keyframe once the
+    # segment is `hls_time` long, which after the short lead segments is every keyframe, so a
+    # scene-cut (or keyint) keyframe would cut one rendition where another does not.
+    options["x264-params"] = ":".join(p for p in (spec.x264_params, "scenecut=0", "keyint=infinite") if p)
+    options["force_key_frames"] = spec.keyframe_times()
     for i, r in enumerate(renditions):
         options[f"maxrate:v:{i}"] = r.video_bitrate
         options[f"bufsize:v:{i}"] = int(r.video_bitrate * spec.bufsize_factor)
@@ -420,7 +448,8 @@ def _hls_output(src: Path, out_dir: Path, info: VideoInfo, spec: VideoSpec, rend
         map_metadata=-1,
         map_chapters=-1,
         f="hls",
-        hls_time=spec.segment_seconds,
+        # cuts at the forced keyframes: short ones first, then every segment_seconds
+        hls_time=spec.first_segment_seconds if spec.lead_segments else spec.segment_seconds,
         hls_playlist_type="event",  # grows while ffmpeg runs: playable from the first segment
         hls_flags="independent_segments+temp_file",  # each file appears whole, under its own name
         hls_segment_type="mpegts",

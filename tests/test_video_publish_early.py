@@ -22,9 +22,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rq import Queue
 
-from media.models import Status
-from tests import video_samples
-from tests.api_flow import detail_url, run_worker, submit
+from media import storage
+from media.models import Media, Status
+from processing import scan
+from tests import samples, video_samples
+from tests.api_flow import NOTHING, detail_url, keys_of, run_worker, spool_files, submit
 from tests.helpers import GroupEvents, ffmpeg_children
 from tests.test_video_worker import decodes, fetch_playlist, master_variants, segments, videos_queue
 
@@ -119,7 +121,7 @@ def test_a_video_plays_before_ready_and_its_playlists_end_as_vod(
     assert played["status"] == Status.PROCESSING and played["status_after"] == Status.PROCESSING, played
     assert [v["RESOLUTION"] for v in master_variants(played["master"], "")] == ["854x480", "1280x720"]
     assert "#EXT-X-PLAYLIST-TYPE:EVENT" in played["variant"] and "#EXT-X-ENDLIST" not in played["variant"]
-    assert 1 <= len(segments(played["variant"])) < 7  # 40 s make 7 segments: not all of them yet
+    assert 1 <= len(segments(played["variant"])) < 9  # 40 s make 9 segments (2, 2, 2, 6...): not all yet
     assert played["probe"].returncode == 0 and played["probe"].stderr == "", played["probe"].stderr
     assert {s["codec_name"] for s in json.loads(played["probe"].stdout)["streams"]} >= {"h264", "aac"}
     before = next(m for m in client.seen if m["playable"])
@@ -175,3 +177,62 @@ def test_a_run_killed_after_publishing_stops_offering_it_and_the_retry_publishes
     hls_url = f"{live_server.url}{media['urls']['hls'].removeprefix('http://testserver')}"
     lowest = master_variants(fetch_playlist(hls_url), hls_url)[0]
     assert sum(d for d, _ in segments(fetch_playlist(lowest["uri"]))) == pytest.approx(40, abs=0.25)
+
+
+# --- the scan runs alongside the transcode ----------------------------------------------------------
+
+
+class SlowScanner:
+    """FAULT INJECTION: a scanner slower than the transcode (a big file, a loaded clamd). Each scan waits
+    until the ladder's first segments are written in the worker's spool, then asks the real clamd, and
+    records what the bucket held for the media at that instant: what was published before the verdict."""
+
+    def __init__(self, media_id: str, spool: Path) -> None:
+        self.media_id, self.spool = media_id, spool
+        self.stored_before_verdict: list[list[str]] = []
+
+    def wrap(self, real_scan: Any) -> Any:
+        def slow_scan(fileobj: Any, server: Any) -> Any:
+            deadline = time.monotonic() + 60
+            while not list(self.spool.rglob("seg_00001.ts")) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert list(self.spool.rglob("seg_00001.ts")), "the transcode wrote no segment while the scan waited"
+            self.stored_before_verdict.append(storage.list_keys(f"permanent/{self.media_id}/"))
+            return real_scan(fileobj, server)
+
+        return slow_scan
+
+
+@pytest.mark.parametrize("malware", [False, True], ids=["clean", "eicar"])
+def test_nothing_is_published_before_the_scan_says_clean(
+    malware: bool, api: APIClient, user, videos_queue: Queue, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan runs while ffmpeg transcodes; the segments ffmpeg has written wait for the verdict. Clean:
+    playable once it is in, before READY. Malware: ffmpeg is stopped, REJECTED malware_detected, never
+    playable, nothing stored but the quarantined upload, nothing left in the spool, no ffmpeg left."""
+    settings.PROGRESS_MIN_INTERVAL = 0  # every step, to see the stages in order
+    body = video_samples.long_720p() + (samples.EICAR if malware else b"")
+    with GroupEvents(user.id) as listener:
+        media_id = submit(api, filename="long.mp4", content_type="video/mp4", body=body)
+        scanner = SlowScanner(media_id, Path(settings.SPOOL_DIR))
+        monkeypatch.setattr(scan, "scan", scanner.wrap(scan.scan))
+        run_worker(videos_queue)
+        received = listener.until_final(media_id)
+
+    assert scanner.stored_before_verdict == [[]]  # segments written, none stored: they waited for the verdict
+    stages = [e["stage"] for e in received]
+    assert "transcoding" in stages and "scanning" not in stages, stages  # the scan ran alongside, not before
+    row = Media.objects.get(pk=media_id)
+    if malware:
+        assert (row.status, row.error_code) == (Status.REJECTED, "malware_detected")
+        assert "EICAR" in row.error_detail and row.attempts == 1
+        assert not any(e["playable"] for e in received) and row.playable_at is None
+        assert keys_of(media_id) == {**NOTHING, "quarantine": [f"quarantine/{media_id}"]}
+        assert storage.read(f"quarantine/{media_id}") == body
+    else:
+        assert row.status == Status.READY and row.playable_at is not None
+        became = next(e for e in received if e["playable"])
+        assert became["status"] == Status.PROCESSING  # still playable before READY
+        assert any(key.endswith("/hls/master.m3u8") for key in keys_of(media_id)["permanent"])
+    assert spool_files() == []
+    assert ffmpeg_children() == []

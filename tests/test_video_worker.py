@@ -24,6 +24,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -38,11 +40,12 @@ from rest_framework.test import APIClient
 from rq import Queue
 from rq.job import Job
 
-from media import jobs, outputs, storage
+from media import jobs, maintenance, outputs, storage
 from media.models import Media, Status
 from tests import video_samples
 from tests.api_flow import NOTHING, detail_url, keys_of, retry_url, run_worker, spool_files, submit
 from tests.helpers import GroupEvents, clear_queue, ffmpeg_children
+from tests.test_api_resilience import clamd_unreachable
 from tests.video_samples import CASES, VideoCase
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -229,8 +232,8 @@ def test_video_becomes_hls_that_plays_from_the_private_bucket(
         else:
             assert "audio" not in kinds  # no silent track made up for a silent source
 
-    # Every variant opens and decodes to its end; its segments are presigned GETs of ~6 s, cut at the
-    # same instants in every variant (a player switching variants needs that).
+    # Every variant opens and decodes to its end; its segments are presigned GETs of 2 s up to 6 s, then
+    # ~6 s, cut at the same instants in every variant (a player switching variants needs that).
     cuts = []
     for variant in variants:
         decodes(variant["uri"])
@@ -238,13 +241,15 @@ def test_video_becomes_hls_that_plays_from_the_private_bucket(
         durations = [d for d, _ in listed]
         cuts.append(durations)
         assert sum(durations) == pytest.approx(case.duration, abs=0.25)
-        assert all(d == pytest.approx(6, abs=0.11) for d in durations[:-1]), durations
+        starts = accumulate(durations, initial=0)
+        expected = [2 if start < 5.9 else 6 for start, _ in zip(starts, durations[:-1], strict=False)]
+        assert durations[:-1] == pytest.approx(expected, abs=0.11), durations
         assert 0 < durations[-1] <= 6.11
         for _, uri in listed:
             assert uri.startswith(settings.S3_PUBLIC_ENDPOINT_URL) and "X-Amz-Signature=" in uri
     assert all(c == cuts[0] for c in cuts), cuts
     if case.name == "mp4":
-        assert durations == pytest.approx([6, 6, 1], abs=0.11)  # the 13 s clip: three segments
+        assert durations == pytest.approx([2, 2, 2, 6, 1], abs=0.11)  # the 13 s clip: five segments
 
     # The thumbnail: a WebP of the frame at 1 s, upright, at most 640 px, never upscaled.
     thumb = requests.get(media["urls"]["thumbnail"], timeout=30)
@@ -596,3 +601,34 @@ def test_the_job_timeout_ends_a_hung_ffmpeg(api: APIClient, videos_queue: Queue,
         "Processing failed after several attempts. It took longer than its time limit (3 s) and was stopped. "
         "An operator can retry it.",
     )
+
+
+# --- clamd unreachable ---------------------------------------------------------------------------------
+
+
+def test_with_clamd_down_a_video_waits_unpublished_and_is_resumed_once_it_is_back(
+    api: APIClient, user, videos_queue: Queue, settings
+) -> None:
+    """The scan runs alongside the transcode; clamd unreachable fails it as before the change: the media waits
+    in PROCESSING with scan_unavailable (no FAILED, however often it is retried), was never playable, nothing
+    of it is stored but the upload, and maintenance queues it again once clamd answers."""
+    settings.JOB_RETRY_INTERVALS = [0]
+    settings.JOB_MAX_RETRIES = 1
+    body = video_samples.mp4_with_audio()
+    with GroupEvents(user.id) as listener:
+        with clamd_unreachable():
+            media_id = submit(api, filename="holiday.mp4", content_type="video/mp4", body=body)
+            run_worker(videos_queue)  # the job and its retry both find clamd down
+            row = Media.objects.get(pk=media_id)
+            assert (row.status, row.error_code, row.attempts) == (Status.PROCESSING, "scan_unavailable", 2)
+            assert row.playable_at is None and "as soon as it is back" in row.error_message
+            assert keys_of(media_id) == {**NOTHING, "temp": [f"temp/{media_id}"]}
+            assert spool_files() == [] and ffmpeg_children() == []
+            assert maintenance.resume_stalled(older_than=timedelta(0)).actions == {"wait for clamd": [media_id]}
+        waited = [e for e in listener.received if e["id"] == media_id]
+        assert maintenance.resume_stalled(older_than=timedelta(0)).actions == {"requeue": [media_id]}
+        run_worker(videos_queue)
+        received = listener.until_final(media_id)
+    assert not any(e["playable"] for e in waited), waited  # while it waited, it was never offered
+    assert received[-1]["status"] == Status.READY and received[-1]["playable"]
+    assert Media.objects.get(pk=media_id).error_code == ""

@@ -183,5 +183,5 @@ CASES = [
 @cache
 def long_720p() -> bytes:
     """40 s of 720p at 30 fps: a two-rung ladder that takes the worker several seconds, so a test sees
-    the video playable while its job is still running (the first 6 s segments come out within ~1-2 s)."""
+    the video playable while its job is still running (the first 2 s segments come out within ~1 s)."""
     return _clip(".mp4", size="1280x720", seconds=40, rate=30)

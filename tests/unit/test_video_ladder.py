@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from django.core.checks import run_checks
+from django.core.exceptions import ImproperlyConfigured
 
 from media import engines
 from processing.video import Variant
@@ -31,3 +33,12 @@ def test_a_rung_without_bitrates_or_a_malformed_entry_fails_the_start_up_check(s
     settings.VIDEO_BITRATES = {"480": "1500"}
     (error,) = [e for e in run_checks() if e.id == "media.E004"]
     assert error.msg.startswith("VIDEO_BITRATES: expected height=video/audio in kbit/s")
+
+
+def test_the_lead_segments_come_from_the_setting_and_a_misfit_names_it(settings) -> None:
+    assert engines.video_spec().first_segment_seconds == 2
+    settings.VIDEO_FIRST_SEGMENT_SECONDS = 3
+    assert engines.video_spec().lead_segments == 2
+    settings.VIDEO_FIRST_SEGMENT_SECONDS = 4
+    with pytest.raises(ImproperlyConfigured, match="^VIDEO_FIRST_SEGMENT_SECONDS: "):
+        engines.video_spec()

@@ -312,22 +312,62 @@ def test_hls_output_has_no_metadata_and_only_expected_files(transcoded: Callable
     assert {content_type(f) for f in files} == {"application/vnd.apple.mpegurl", "video/mp2t"}
 
 
-def test_segments_are_six_seconds_and_aligned_across_renditions(clips: dict[str, Path], tmp_path: Path) -> None:
+def test_the_first_segments_are_short_then_six_seconds_aligned_across_renditions(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
     spec = replace(SPEC, ladder=(Variant(90, 200_000, 64_000), Variant(180, 400_000, 64_000)))
     info = probe_video(clips["long"], spec)
     seen: list[float] = []
     result = transcode_hls(clips["long"], tmp_path / "hls", info, spec, seen.append)
     assert [r.name for r in result.renditions] == ["90p", "180p"]
-    durations = []
+    durations, cuts = [], []
     for rendition in result.renditions:
         playlist = result.out_dir / rendition.playlist
         assert "#EXT-X-TARGETDURATION:6\n" in playlist.read_text()
         durations.append(extinf(playlist))
-    assert durations[0] == pytest.approx([6, 6, 1], abs=0.11)
+        cuts.append(segment_starts(result.out_dir / rendition.name))
+    assert durations[0] == pytest.approx([2, 2, 2, 6, 1], abs=0.11)
     assert durations[1] == durations[0]  # keyframes at the same instants in both renditions
+    assert cuts[1] == cuts[0] and len(cuts[0]) == 5  # and the segments start on the same frames
     # Progress only rises, stays in 0..1 and ends at 1.
     assert seen and seen[-1] == 1.0
     assert all(0 < a < b <= 1 for a, b in zip(seen, seen[1:], strict=False))
+
+
+def test_without_lead_segments_every_segment_is_six_seconds(clips: dict[str, Path], tmp_path: Path) -> None:
+    spec = replace(SPEC, ladder=(Variant(90, 200_000, 64_000),), first_segment_seconds=0)
+    result = transcode_hls(clips["long"], tmp_path / "hls", probe_video(clips["long"], spec), spec)
+    assert extinf(result.out_dir / result.renditions[0].playlist) == pytest.approx([6, 6, 1], abs=0.11)
+
+
+def test_a_fast_source_gets_no_keyframes_but_the_forced_ones(tmp_path: Path) -> None:
+    """At 60 fps x264's default interval (250 frames) would add a keyframe ~4.2 s after each forced one, and
+    with 2 s lead segments the muxer would cut there too: keyint=infinite leaves only the forced ones."""
+    fast = clip(tmp_path / "fast.mp4", size="160x90", seconds=14, rate=60, audio=False)
+    spec = replace(SPEC, ladder=(Variant(90, 200_000),))
+    result = transcode_hls(fast, tmp_path / "hls", probe_video(fast, spec), spec)
+    assert extinf(result.out_dir / result.renditions[0].playlist) == pytest.approx([2, 2, 2, 6, 2], abs=0.02)
+    keyframes = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v", "-skip_frame", "nokey", "-show_entries",
+         "frame=pts_time", "-of", "csv=p=0", str(result.out_dir / result.renditions[0].playlist)],
+        capture_output=True, check=True, text=True,
+    ).stdout.split()  # fmt: skip
+    assert len(keyframes) == 5  # one per segment
+
+
+def segment_starts(rung: Path) -> list[str]:
+    """The first video timestamp of each segment of a rung, as ffprobe reads it."""
+    starts = []
+    for segment in sorted(rung.glob("seg_*.ts")):
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-select_streams", "v", "-read_intervals", "%+#1", "-show_entries",
+             "frame=pts_time,key_frame", "-of", "json", str(segment)],
+            capture_output=True, check=True, text=True,
+        )  # fmt: skip
+        first = json.loads(probe.stdout)["frames"][0]
+        assert first["key_frame"] == 1, segment  # every segment starts on a keyframe
+        starts.append(first["pts_time"])
+    return starts
 
 
 def test_frame_rate_above_the_output_cap_is_reduced(tmp_path: Path) -> None:
