@@ -277,9 +277,9 @@ def _upload_outputs(media: Media, files: list[tuple[outputs.Output, Path]]) -> d
 
 def run_video(media: Media) -> None:
     """Videos: sniff, then the scan on its own thread (`_ScanAlongside`) while this one probes (caps before
-    decoding), makes the thumbnail and the one-pass HLS ladder; the ladder is published as it is written
-    (playable from its first segments, `media.live_hls`) but only once the whole file scanned clean. Then
-    subtitles, storyboard, READY (each output only if the media lacks it).
+    decoding) and makes the one-pass HLS ladder, published as it is written (playable from its first
+    segments, `media.live_hls`) but only once the whole file scanned clean. Then subtitles, the thumbnail and
+    the storyboard, READY (each output only if the media lacks it).
 
     ffprobe and ffmpeg thus read the bytes before clamd's verdict: they run sandboxed (demuxer and protocol
     allow-lists, time and pixel bounds, their own process group: `processing.ffmpeg`), and nothing derived
@@ -300,10 +300,6 @@ def run_video(media: Media) -> None:
             spec = dataclasses.replace(spec, timeout=min(spec.timeout, 300 + 4 * info.duration))
             uploads: list[tuple[Path, str, str]] = []
             metadata = info.metadata()
-            if thumbnail := wanted.get("video_thumbnail"):
-                _step(media, 12, Stage.THUMBNAIL)
-                video.make_thumbnail(spooled.path(), work / thumbnail.filename, info, spec)
-                uploads.append((work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type))
             if playlist := wanted.get("hls"):
                 _step(media, 15, Stage.TRANSCODING)
                 folder = playlist.key(media).rsplit("/", 1)[0]  # permanent/<id>/hls: the master's own folder
@@ -334,14 +330,18 @@ def run_video(media: Media) -> None:
                 if skipped:  # the video is fine without them; the owner sees which tracks were left out and why
                     metadata["subtitles_skipped"] = [{"codec": s.codec, "reason": s.reason} for s in skipped]
                 metadata["renditions"] = [f"{r.width}x{r.height}" for r in result.renditions]
+            # the previews after the ladder: they are stored with READY anyway, and playing cannot wait
+            if thumbnail := wanted.get("video_thumbnail"):
+                _step(media, 91, Stage.THUMBNAIL)
+                video.make_thumbnail(spooled.path(), work / thumbnail.filename, info, spec)
+                uploads.append((work / thumbnail.filename, thumbnail.key(media), thumbnail.content_type))
             if board := wanted.get("storyboard"):
-                # after the ladder: scrubbing previews can wait, playing cannot
-                _step(media, 91, Stage.THUMBNAIL)  # previews, like the thumbnail: no stage of its own
+                _step(media, 92, Stage.THUMBNAIL)  # scrubbing previews, like the thumbnail: no stage of their own
                 made = storyboard.make_storyboard(spooled.path(), work, info, engines.storyboard_spec(), spec)
                 sprite_key = f"{board.key(media).rsplit('/', 1)[0]}/{storyboard.SPRITE}"
                 uploads += [(made.vtt, board.key(media), board.content_type), (made.sprite, sprite_key, "image/webp")]
-            _wait_for_scan(media, scanned, 91)  # a run without the ladder (outputs declared later) waits here
-        _step(media, 92, Stage.UPLOADING)
+            _wait_for_scan(media, scanned, 93)  # a run without the ladder (outputs declared later) waits here
+        _step(media, 94, Stage.UPLOADING)
         original = moves.promote(media, detection.family, source=key, etag=spooled.etag)
         with ThreadPoolExecutor(max_workers=8) as pool:  # many small segments: upload in parallel
             for done in [pool.submit(_upload, *item) for item in uploads]:
