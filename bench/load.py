@@ -33,6 +33,7 @@ import io
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -322,6 +323,8 @@ def main() -> int:
     stray = stray_objects(set(media))
     print(f"stray objects (no media of the user): {len(stray)} {stray[:5] if stray else ''}".rstrip())
     subprocess.run(["uptime"], check=False)
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"the load generator's own CPU (it shares the machine): {used.ru_utime + used.ru_stime:.1f} s")
     return 0
 
 
