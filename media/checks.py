@@ -48,6 +48,18 @@ def every_rung_has_bitrates(app_configs: Any = None, **kwargs: Any) -> list[Erro
 
 
 @register()
+def video_segments_fit(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """The short lead segments must divide the segment length, else every video would fail in the worker."""
+    from processing import video  # the engine's own rule (VideoSpec), not a copy of it
+
+    try:
+        video.VideoSpec(first_segment_seconds=settings.VIDEO_FIRST_SEGMENT_SECONDS)
+    except ValueError as exc:
+        return [Error(f"VIDEO_FIRST_SEGMENT_SECONDS: {exc}", id="media.E005")]
+    return []
+
+
+@register()
 def image_settings_are_known(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """Responsive source types and the crop are read by workers only: a typo would fail every image there."""
     errors = []

@@ -39,6 +39,9 @@ def test_the_lead_segments_come_from_the_setting_and_a_misfit_names_it(settings)
     assert engines.video_spec().first_segment_seconds == 2
     settings.VIDEO_FIRST_SEGMENT_SECONDS = 3
     assert engines.video_spec().lead_segments == 2
+    assert not [e for e in run_checks() if e.id == "media.E005"]
     settings.VIDEO_FIRST_SEGMENT_SECONDS = 4
     with pytest.raises(ImproperlyConfigured, match="^VIDEO_FIRST_SEGMENT_SECONDS: "):
         engines.video_spec()
+    (error,) = [e for e in run_checks() if e.id == "media.E005"]  # at start-up, not in the worker
+    assert error.msg.startswith("VIDEO_FIRST_SEGMENT_SECONDS: first_segment_seconds (4) must divide")
