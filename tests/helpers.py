@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import requests
@@ -167,6 +169,17 @@ class GroupEvents:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         self.loop.close()  # channels-redis closes this loop's connections with it
+
+
+def start_worker(*queues: str) -> subprocess.Popen:
+    """A real `manage.py rqworker` process on this run's database, bucket and Redis (its output discarded)."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "rqworker", *queues],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_for(condition, timeout: float = 90.0, step: float = 0.3) -> bool:  # noqa: ANN001 - any predicate

@@ -4,7 +4,6 @@ requeue of a FAILED media's job (it is processed again, as a retry), empty (noth
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,7 +16,7 @@ from rq import Worker
 from media import maintenance, queue_control, storage
 from media.models import Media, Status
 from tests.api_flow import run_worker
-from tests.helpers import ROOT, child_env, clear_queue, wait_for
+from tests.helpers import clear_queue, start_worker, wait_for
 from tests.test_worker import queue_images
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -42,13 +41,7 @@ def images() -> Iterator[object]:
 
 @pytest.fixture
 def worker_process(images) -> Iterator[subprocess.Popen]:
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "rqworker", "images"],
-        cwd=ROOT,
-        env=child_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_worker("images")
     assert wait_for(lambda: Worker.count(queue=images) == 1, timeout=60)
     yield proc
     proc.terminate()

@@ -23,7 +23,7 @@ from media.worker import EXIT_RECYCLE
 from mediahub import devstack
 from tests import image_samples
 from tests.api_flow import confirm, uploaded
-from tests.helpers import ROOT, child_env, clear_queue, wait_for
+from tests.helpers import ROOT, child_env, clear_queue, start_worker, wait_for
 from tests.samples import Sample
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -112,13 +112,7 @@ def test_a_worker_alone_exits_with_the_recycle_code(api, images_queue, limits, r
 
 def test_paused_queue_keeps_its_jobs_until_resumed(api, images_queue) -> None:
     queue_control.queue_pause(name="images")
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "rqworker", "images"],
-        cwd=ROOT,
-        env=child_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_worker("images")
     try:
         assert wait_for(lambda: Worker.count(queue=images_queue) >= 1, timeout=30)
         ids = queue_images(api, 2)
